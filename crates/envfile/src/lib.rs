@@ -1,0 +1,10 @@
+//! The env schema, a Docker Compose-compatible env file reader and the verify rules.
+//!
+//! This crate does no I/O beyond reading the files it is handed: no Docker, no SSH, no
+//! printing. Callers (the xtask, the reference server's build script) decide presentation.
+
+pub mod schema;
+pub mod secret;
+
+pub use schema::{Delivery, Format, Generator, Plane, Schema, Variable};
+pub use secret::Secret;

@@ -1,0 +1,305 @@
+//! The env schema model (`deploy/env.schema.toml`): every variable, its plane, format,
+//! generator, strength, rotation and delivery.
+
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+/// Where a variable travels and where it may appear (see PRODUCT.md, "the four planes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Plane {
+    /// Public build-time: the frontend build's process env only; ends up in the JS bundle.
+    Public,
+    /// Runtime config: compose `env_file:`, visible in the container env.
+    Config,
+    /// Runtime secret: compose `env_file:` (0600) or a Docker secret file.
+    Secret,
+    /// Build secret: a BuildKit secret mount, nowhere after the build step.
+    BuildSecret,
+}
+
+impl Plane {
+    /// Secret-plane values must never be printed and are what the scanner hunts for.
+    pub fn is_secret(self) -> bool {
+        matches!(self, Plane::Secret | Plane::BuildSecret)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plane::Public => "public",
+            Plane::Config => "config",
+            Plane::Secret => "secret",
+            Plane::BuildSecret => "build-secret",
+        }
+    }
+}
+
+impl fmt::Display for Plane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The shape a value must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    String,
+    Url,
+    Integer,
+    Enum,
+    CsvOrigins,
+    PostgresUrl,
+    Jwt,
+    Base64,
+    Hex,
+    ApiKey,
+}
+
+/// How a runtime secret reaches the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    /// Through compose `env_file:` (the file is 0600 on the server).
+    #[default]
+    #[serde(rename = "env_file")]
+    EnvFile,
+    /// As a Docker/Compose secret file mounted at `/run/secrets/<lowercase name>`.
+    File,
+    /// As a BuildKit secret mount during the image build (build secrets only).
+    Buildkit,
+}
+
+/// How a secret (or derived value) is made by `secrets gen`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Generator {
+    /// `bytes` random bytes, standard base64 (padded).
+    Base64 { bytes: usize },
+    /// `bytes` random bytes, URL-safe base64 without padding (no `$`, `/`, `+`, `=`).
+    Base64url { bytes: usize },
+    /// `bytes` random bytes, lower-case hex.
+    Hex { bytes: usize },
+    /// A Supabase key: an HS256 JWT with claims role, iss, iat, exp, signed with the named secret.
+    SupabaseJwt { role: String, signed_with: String },
+    /// A string built from other variables: `{NAME}` is replaced by that variable's value.
+    Template { template: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    pub app: String,
+    pub environments: Vec<String>,
+    #[serde(default = "default_rotation")]
+    pub default_rotation_days: u32,
+}
+
+fn default_rotation() -> u32 {
+    90
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    pub name: String,
+    pub plane: Plane,
+    pub description: String,
+    /// Environments (from `meta.environments`) in which the variable must be set.
+    #[serde(default)]
+    pub required: Vec<String>,
+    pub format: Format,
+    /// Allowed values for `format = "enum"`.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Required prefix for `format = "api-key"`.
+    pub prefix: Option<String>,
+    /// Expected `role` claim for `format = "jwt"`.
+    pub jwt_role: Option<String>,
+    /// Development value (config and public planes only; secrets are generated).
+    pub dev: Option<String>,
+    /// Example production value for documentation (never a real secret).
+    pub example: Option<String>,
+    pub generator: Option<Generator>,
+    /// Where a human gets the value when it cannot be generated (an API key from a provider).
+    pub provided_by: Option<String>,
+    /// Minimum strength in random bytes (secrets).
+    pub min_bytes: Option<usize>,
+    pub rotation_days: Option<u32>,
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Variables whose values this one carries (so a copy is not reported as reuse).
+    #[serde(default)]
+    pub derived_from: Vec<String>,
+    /// What a rotation of this secret invalidates.
+    pub invalidates: Option<String>,
+}
+
+impl Variable {
+    pub fn is_required_in(&self, env: &str) -> bool {
+        self.required.iter().any(|e| e == env)
+    }
+
+    /// Rotation period in days, falling back to the schema default for secrets.
+    pub fn rotation_period(&self, meta: &Meta) -> Option<u32> {
+        if self.plane.is_secret() {
+            Some(self.rotation_days.unwrap_or(meta.default_rotation_days))
+        } else {
+            None
+        }
+    }
+
+    /// Path of the Docker secret file inside the container for file-delivered secrets.
+    pub fn secret_file_name(&self) -> String {
+        self.name.to_ascii_lowercase()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schema {
+    pub meta: Meta,
+    #[serde(rename = "var")]
+    pub vars: Vec<Variable>,
+}
+
+/// A schema that parsed but contradicts itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError(pub String);
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+impl Schema {
+    pub fn load(path: &Path) -> Result<Schema, Box<dyn std::error::Error + Send + Sync>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("read schema {}: {e}", path.display()))?;
+        let schema =
+            Schema::parse(&text).map_err(|e| format!("schema {}: {e}", path.display()))?;
+        Ok(schema)
+    }
+
+    pub fn parse(text: &str) -> Result<Schema, Box<dyn std::error::Error + Send + Sync>> {
+        let schema: Schema = toml::from_str(text)?;
+        schema.check()?;
+        Ok(schema)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Variable> {
+        self.vars.iter().find(|v| v.name == name)
+    }
+
+    pub fn in_plane(&self, plane: Plane) -> impl Iterator<Item = &Variable> {
+        self.vars.iter().filter(move |v| v.plane == plane)
+    }
+
+    /// Consistency rules a schema must follow; each violation names the variable.
+    fn check(&self) -> Result<(), SchemaError> {
+        let mut seen = BTreeSet::new();
+        for v in &self.vars {
+            let bad = |why: &str| Err(SchemaError(format!("variable {}: {why}", v.name)));
+            if !seen.insert(v.name.as_str()) {
+                return bad("declared twice");
+            }
+            if v.name.is_empty()
+                || !v.name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                return bad("name must be UPPER_SNAKE_CASE");
+            }
+            if v.name.starts_with("VITE_") != (v.plane == Plane::Public) {
+                return bad("VITE_ names and only they belong to the public plane");
+            }
+            for env in &v.required {
+                if !self.meta.environments.contains(env) {
+                    return bad(&format!("required in unknown environment {env:?}"));
+                }
+            }
+            if v.format == Format::Enum && v.values.is_empty() {
+                return bad("format enum needs `values`");
+            }
+            if v.plane.is_secret() && v.dev.is_some() {
+                return bad("secrets have no committed dev value; give a generator instead");
+            }
+            if (v.plane == Plane::BuildSecret) != (v.delivery == Delivery::Buildkit) {
+                return bad("build secrets, and only they, are delivered by buildkit");
+            }
+            if !v.plane.is_secret() && v.delivery == Delivery::File {
+                return bad("only secrets can be delivered as files");
+            }
+            for from in v.derived_from.iter().chain(signer(v)) {
+                if self.get(from).is_none() {
+                    return bad(&format!("refers to undeclared variable {from}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn signer(v: &Variable) -> Option<&String> {
+    match &v.generator {
+        Some(Generator::SupabaseJwt { signed_with, .. }) => Some(signed_with),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project_schema() -> Schema {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/env.schema.toml");
+        Schema::load(&path).expect("the committed schema loads")
+    }
+
+    #[test]
+    fn committed_schema_declares_the_issue_2_variables_in_their_planes() {
+        let s = project_schema();
+        let plane = |n: &str| s.get(n).unwrap_or_else(|| panic!("{n} declared")).plane;
+        for n in ["VITE_SUPABASE_URL", "VITE_SUPABASE_ANON_KEY"] {
+            assert_eq!(plane(n), Plane::Public, "{n}");
+        }
+        for n in ["NODE_ENV", "LOG_LEVEL", "ALLOWED_ORIGINS", "RATE_LIMIT_MAX", "RATE_LIMIT_WINDOW_MS"] {
+            assert_eq!(plane(n), Plane::Config, "{n}");
+        }
+        for n in [
+            "JWT_SECRET",
+            "SUPABASE_SERVICE_ROLE_KEY",
+            "OPENROUTER_API_KEY",
+            "DATABASE_URL",
+            "POSTGRES_PASSWORD",
+            "ANTHROPIC_API_KEY",
+            "SENTRY_DSN",
+        ] {
+            assert_eq!(plane(n), Plane::Secret, "{n}");
+        }
+        assert_eq!(plane("NPM_TOKEN"), Plane::BuildSecret);
+        assert!(s.get("ANTHROPIC_API_KEY").unwrap().required.is_empty());
+        assert_eq!(s.get("DATABASE_URL").unwrap().derived_from, vec!["POSTGRES_PASSWORD"]);
+    }
+
+    #[test]
+    fn a_vite_secret_is_rejected() {
+        let err = Schema::parse(
+            r#"
+            [meta]
+            app = "x"
+            environments = ["production"]
+            [[var]]
+            name = "VITE_KEY"
+            plane = "secret"
+            description = "d"
+            format = "string"
+            "#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("VITE_KEY"), "{err}");
+    }
+}

@@ -1,0 +1,3 @@
+//! The reference app's server (placeholder until the reference app lands).
+
+fn main() {}

@@ -1,0 +1,13 @@
+//! `cargo xtask bench`: benchmarks reported as ratios against baselines.
+
+use crate::cli::Global;
+use crate::output::Status;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+impl Args {
+    pub fn run(self, _g: &Global) -> anyhow::Result<Status> {
+        anyhow::bail!("not implemented yet (issue 2)")
+    }
+}

@@ -1,0 +1,13 @@
+//! `cargo xtask codegen`: regenerate the files derived from the schema, or check them.
+
+use crate::cli::Global;
+use crate::output::Status;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+impl Args {
+    pub fn run(self, _g: &Global) -> anyhow::Result<Status> {
+        anyhow::bail!("not implemented yet (issue 2)")
+    }
+}

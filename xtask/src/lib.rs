@@ -1,0 +1,18 @@
+//! The xtask library: every command as a module, so integration tests under `tests/` can
+//! drive the same code (the engine harness, the sandbox, plans) that the binary runs.
+
+pub mod cli;
+pub mod output;
+pub mod audit;
+pub mod bench;
+pub mod build_image;
+pub mod codegen;
+pub mod demo;
+pub mod deploy;
+pub mod env_show;
+pub mod scan;
+pub mod secrets;
+pub mod test_cmd;
+pub mod verify_env;
+pub mod verify_git;
+pub mod verify_image;

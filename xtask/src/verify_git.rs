@@ -1,0 +1,13 @@
+//! `cargo xtask verify-git`: git hygiene for env and secret files.
+
+use crate::cli::Global;
+use crate::output::Status;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+impl Args {
+    pub fn run(self, _g: &Global) -> anyhow::Result<Status> {
+        anyhow::bail!("not implemented yet (issue 6)")
+    }
+}
