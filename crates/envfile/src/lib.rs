@@ -3,8 +3,11 @@
 //! This crate does no I/O beyond reading the files it is handed: no Docker, no SSH, no
 //! printing. Callers (the xtask, the reference server's build script) decide presentation.
 
+pub mod compose;
 pub mod schema;
 pub mod secret;
+mod template;
 
+pub use compose::{Entry, ParseError};
 pub use schema::{Delivery, Format, Generator, Plane, Schema, Variable};
 pub use secret::Secret;
