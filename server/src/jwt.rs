@@ -1,0 +1,122 @@
+//! HS256 JWT verification (and signing, for tests and local tooling) of Supabase keys.
+//!
+//! Supabase signs its anon and service-role keys with `JWT_SECRET` used as raw UTF-8 bytes
+//! (not base64-decoded), and so does this file. Only HS256 is accepted: a token that names
+//! another algorithm (including `none`) is refused before any signature check.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+use std::fmt;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The claims the server looks at.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub role: Option<String>,
+    pub iss: Option<String>,
+    pub exp: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtError {
+    Malformed,
+    UnsupportedAlgorithm,
+    BadSignature,
+    Expired,
+}
+
+impl fmt::Display for JwtError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JwtError::Malformed => "the token is not a well-formed JWT",
+            JwtError::UnsupportedAlgorithm => "the token is not signed with HS256",
+            JwtError::BadSignature => "the token's signature does not match JWT_SECRET",
+            JwtError::Expired => "the token has expired",
+        })
+    }
+}
+
+impl std::error::Error for JwtError {}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+}
+
+/// Checks `token`'s HS256 signature with `key` and its expiry against `now` (Unix seconds).
+pub fn verify_hs256(token: &str, key: &[u8], now: u64) -> Result<Claims, JwtError> {
+    let mut parts = token.trim().split('.');
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(JwtError::Malformed);
+    };
+    let header: Header = decode_json(h)?;
+    if header.alg != "HS256" {
+        return Err(JwtError::UnsupportedAlgorithm);
+    }
+    let signature = decode(s)?;
+    let mut mac = HmacSha256::new_from_slice(key).map_err(|_| JwtError::BadSignature)?;
+    mac.update(h.as_bytes());
+    mac.update(b".");
+    mac.update(p.as_bytes());
+    // verify_slice compares in constant time.
+    mac.verify_slice(&signature).map_err(|_| JwtError::BadSignature)?;
+    let claims: Claims = decode_json(p)?;
+    if claims.exp.is_some_and(|exp| exp <= now) {
+        return Err(JwtError::Expired);
+    }
+    Ok(claims)
+}
+
+/// Signs `claims` (a JSON object) as an HS256 JWT with `key`.
+pub fn sign_hs256(claims: &serde_json::Value, key: &[u8]) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(format!("{header}.{payload}").as_bytes());
+    let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{header}.{payload}.{sig}")
+}
+
+fn decode(part: &str) -> Result<Vec<u8>, JwtError> {
+    URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).map_err(|_| JwtError::Malformed)
+}
+
+fn decode_json<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, JwtError> {
+    serde_json::from_slice(&decode(part)?).map_err(|_| JwtError::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const KEY: &[u8] = b"test-jwt-secret-with-at-least-32-bytes!!";
+
+    #[test]
+    fn a_token_signed_with_the_key_verifies() {
+        let t = sign_hs256(&json!({"role": "anon", "iss": "supabase", "exp": 2_000_000_000u64}), KEY);
+        let c = verify_hs256(&t, KEY, 1_700_000_000).unwrap();
+        assert_eq!(c.role.as_deref(), Some("anon"));
+    }
+
+    #[test]
+    fn another_key_expiry_alg_none_and_garbage_are_refused() {
+        let t = sign_hs256(&json!({"role": "anon"}), b"another-secret-entirely-000000000000");
+        assert_eq!(verify_hs256(&t, KEY, 0), Err(JwtError::BadSignature));
+        let t = sign_hs256(&json!({"role": "anon", "exp": 10}), KEY);
+        assert_eq!(verify_hs256(&t, KEY, 11), Err(JwtError::Expired));
+        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), URL_SAFE_NO_PAD.encode(r#"{"role":"anon"}"#));
+        assert_eq!(verify_hs256(&none, KEY, 0), Err(JwtError::UnsupportedAlgorithm));
+        assert_eq!(verify_hs256("not.a-jwt", KEY, 0), Err(JwtError::Malformed));
+        // A valid signature over a tampered payload must fail.
+        let t = sign_hs256(&json!({"role": "anon"}), KEY);
+        let mut parts: Vec<&str> = t.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(r#"{"role":"service_role"}"#);
+        parts[1] = &forged;
+        assert_eq!(verify_hs256(&parts.join("."), KEY, 0), Err(JwtError::BadSignature));
+    }
+}
