@@ -73,6 +73,8 @@ pub(crate) struct Statement {
     pub value_span: std::ops::Range<usize>,
     pub quote: Option<u8>,
     pub inherited: bool,
+    /// False for a bare `KEY` line whose KEY the lookup does not have (Compose sets nothing).
+    pub present: bool,
     pub yaml_style: bool,
 }
 
@@ -85,7 +87,9 @@ pub fn parse(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Entry>, ParseError> {
-    Ok(parse_statements(text, lookup)?.into_iter().map(|s| s.entry).collect())
+    let statements = parse_statements(text, lookup)?;
+    // A bare `KEY` line whose KEY is not in the lookup sets nothing.
+    Ok(statements.into_iter().filter(|s| s.present).map(|s| s.entry).collect())
 }
 
 /// Parse raw file bytes: a leading UTF-8 BOM is skipped (as Compose does); invalid UTF-8, NUL
@@ -172,17 +176,20 @@ pub(crate) fn parse_statements(
         }
         let value_start = key_part.value_start;
         if key_part.inherited {
-            if let Some(value) = lookup(key) {
+            let value = lookup(key);
+            if let Some(value) = &value {
                 known.insert(key.to_string(), value.clone());
-                out.push(Statement {
-                    entry: Entry { key: key.to_string(), value, line },
-                    span: start..value_start,
-                    value_span: value_start..value_start,
-                    quote: None,
-                    inherited: true,
-                    yaml_style: false,
-                });
             }
+            out.push(Statement {
+                present: value.is_some(),
+                entry: Entry { key: key.to_string(), value: value.unwrap_or_default(), line },
+                // The line break that ended the key is not part of the statement.
+                span: start..value_start.saturating_sub(1).max(start),
+                value_span: value_start..value_start,
+                quote: None,
+                inherited: true,
+                yaml_style: false,
+            });
             pos = value_start;
             continue;
         }
@@ -196,6 +203,7 @@ pub(crate) fn parse_statements(
             value_span: value_start..value_end,
             quote,
             inherited: false,
+            present: true,
             yaml_style: key_part.yaml_style,
         });
         pos = end;

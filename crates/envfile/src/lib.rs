@@ -4,6 +4,7 @@
 //! printing. Callers (the xtask, the reference server's build script) decide presentation.
 
 pub mod compose;
+pub mod divergence;
 pub mod schema;
 pub mod secret;
 mod template;
