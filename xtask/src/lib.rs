@@ -9,6 +9,7 @@ pub mod build_image;
 pub mod codegen;
 pub mod demo;
 pub mod deploy;
+pub mod engine;
 pub mod env_show;
 pub mod scan;
 pub mod secrets;

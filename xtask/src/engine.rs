@@ -1,0 +1,152 @@
+//! The Docker engine that tests and the demo run against: `XTASK_DOCKER_HOST` when it
+//! answers, else a private `dockerd` under `<root>/target/engine/`, started (and installed,
+//! when root) on first use and left running for the next test process to reuse.
+
+pub mod base_image;
+pub mod dockerd;
+pub mod provision;
+
+use anyhow::{Context, bail};
+use bollard::{ClientVersion, Docker};
+use dockerd::Dockerd;
+use provision::FileLock;
+use std::path::{Path, PathBuf};
+
+/// Environment variable naming an engine to use instead of the private one (`unix://` only).
+pub const DOCKER_HOST_VAR: &str = "XTASK_DOCKER_HOST";
+
+/// Docker 20.10 (Debian's docker.io) speaks API 1.41 and rejects newer clients; newer
+/// engines still accept 1.41.
+pub const API_VERSION: ClientVersion = ClientVersion { major_version: 1, minor_version: 41 };
+
+/// A Docker engine that answered a ping.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    socket: PathBuf,
+    /// Our own daemon (None when `XTASK_DOCKER_HOST` named someone else's).
+    private: Option<Dockerd>,
+}
+
+impl Engine {
+    /// The engine for this workspace (see the module doc). Safe to call from many test
+    /// processes at once: a file lock lets exactly one of them start the daemon.
+    pub fn ensure() -> anyhow::Result<Engine> {
+        Engine::ensure_in(&workspace_root())
+    }
+
+    /// Like [`Engine::ensure`] with the private engine under `<root>/target/engine/`.
+    pub fn ensure_in(root: &Path) -> anyhow::Result<Engine> {
+        if let Some(socket) = configured_socket()? {
+            if dockerd::ping(&socket) {
+                return Ok(Engine { socket, private: None });
+            }
+            eprintln!("infra: {DOCKER_HOST_VAR}={} does not answer; using the private engine", socket.display());
+        }
+        let daemon = private_daemon(root);
+        if daemon.answers() {
+            return Ok(Engine { socket: daemon.socket(), private: Some(daemon) });
+        }
+        let _lock = FileLock::exclusive(&daemon.state_dir.join("lock"))?;
+        // Another process may have started it while we waited for the lock.
+        if !daemon.answers() {
+            if provision::find_program("dockerd").is_none() {
+                provision::apt_install(&["docker.io"], "the test Docker engine")?;
+            }
+            eprintln!("infra: starting a private dockerd under {}", daemon.state_dir.display());
+            let pid = daemon.start().context("start the private Docker engine")?;
+            eprintln!("infra: dockerd up (pid {pid}, socket {})", daemon.socket().display());
+        }
+        Ok(Engine { socket: daemon.socket(), private: Some(daemon) })
+    }
+
+    /// Stop the private engine of `root` if it runs (the PID it recorded, checked to be
+    /// that daemon). Returns whether one was stopped.
+    pub fn stop_private(root: &Path) -> anyhow::Result<bool> {
+        let daemon = private_daemon(root);
+        let _lock = FileLock::exclusive(&daemon.state_dir.join("lock"))?;
+        Ok(daemon.stop())
+    }
+
+    /// `unix:///…/docker.sock`, for `DOCKER_HOST` / `XTASK_DOCKER_HOST` of a child process.
+    pub fn docker_host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Whether this is our private daemon (not one named by `XTASK_DOCKER_HOST`).
+    pub fn is_private(&self) -> bool {
+        self.private.is_some()
+    }
+
+    /// A bollard client for this engine (API 1.41, see [`API_VERSION`]).
+    pub fn client(&self) -> anyhow::Result<Docker> {
+        client_for(&self.socket)
+    }
+
+    /// Make sure `reference` (e.g. `busybox:1.36`) exists as the local busybox-static image;
+    /// returns its ID. Blocking; usable inside or outside a tokio runtime.
+    pub fn ensure_base_image(&self, reference: &str) -> anyhow::Result<String> {
+        ensure_base_image_at(&self.socket, reference)
+    }
+}
+
+/// A bollard client for the engine on `socket`.
+pub fn client_for(socket: &Path) -> anyhow::Result<Docker> {
+    let path = socket.to_str().context("engine socket path is not UTF-8")?;
+    Docker::connect_with_unix(path, 300, &API_VERSION).with_context(|| format!("connect to {}", socket.display()))
+}
+
+/// The base-image import against any engine socket (the sandbox's too).
+pub fn ensure_base_image_at(socket: &Path, reference: &str) -> anyhow::Result<String> {
+    block_on(async {
+        let docker = client_for(socket)?;
+        base_image::ensure(&docker, reference).await
+    })
+    .with_context(|| format!("make the local base image {reference} on {}", socket.display()))
+}
+
+/// Run a future to completion on a fresh current-thread runtime in a scoped thread, so a
+/// blocking API works from plain tests and from inside `#[tokio::test]` alike.
+pub fn block_on<T: Send>(fut: impl std::future::Future<Output = anyhow::Result<T>> + Send) -> anyhow::Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("start a tokio runtime")?
+                .block_on(fut)
+        })
+        .join()
+        .unwrap_or_else(|_| bail!("the engine helper thread panicked"))
+    })
+}
+
+/// `XTASK_DOCKER_HOST` as a socket path, if set.
+fn configured_socket() -> anyhow::Result<Option<PathBuf>> {
+    match std::env::var(DOCKER_HOST_VAR) {
+        Ok(v) if !v.is_empty() => match v.strip_prefix("unix://") {
+            Some(path) => Ok(Some(PathBuf::from(path))),
+            None => bail!("{DOCKER_HOST_VAR}={v}: only unix:// sockets are supported"),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// Address ranges of the private engine: its own bridge and its own pool for compose
+/// networks, so it coexists with any other engine on this host.
+fn private_daemon(root: &Path) -> Dockerd {
+    Dockerd {
+        state_dir: root.join("target/engine"),
+        prefix: Vec::new(),
+        extra_args: vec!["--default-address-pool".into(), "base=10.204.0.0/16,size=24".into()],
+        bridge: Some(("xtaskbr0".into(), "10.203.0.1/24".into())),
+    }
+}
+
+/// The workspace this xtask was built from (same rule as `Global::root` without a flag).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}

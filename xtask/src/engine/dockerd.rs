@@ -1,0 +1,207 @@
+//! Starting, probing and stopping one private `dockerd`: its data-root, exec-root, pidfile,
+//! socket and log all live in one state directory, so it never touches the system's engine.
+
+use super::provision::{self, pid_is_ours, read_pid, tail_file};
+use anyhow::{Context, bail};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Where one private daemon keeps everything, and how to launch it.
+#[derive(Debug, Clone)]
+pub struct Dockerd {
+    /// Directory holding data/, exec/, dockerd.pid, docker.sock and dockerd.log.
+    pub state_dir: PathBuf,
+    /// Command prefix (e.g. `nsenter --net=... --mount=... --`) to start it elsewhere.
+    pub prefix: Vec<OsString>,
+    /// Extra dockerd flags (bridge ranges, cgroup parent).
+    pub extra_args: Vec<String>,
+    /// A bridge (name, address/prefix) to create in the host netns before start and to
+    /// hand dockerd with `--bridge`, so this daemon never shares `docker0` with another.
+    pub bridge: Option<(String, String)>,
+}
+
+impl Dockerd {
+    pub fn socket(&self) -> PathBuf {
+        self.state_dir.join("docker.sock")
+    }
+    pub fn pidfile(&self) -> PathBuf {
+        self.state_dir.join("dockerd.pid")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.state_dir.join("dockerd.log")
+    }
+    fn data_root(&self) -> PathBuf {
+        self.state_dir.join("data")
+    }
+
+    /// The string every process of this daemon has on its command line: its data-root.
+    fn needle(&self) -> String {
+        self.data_root().display().to_string()
+    }
+
+    /// Whether the daemon answers `GET /_ping` on its socket.
+    pub fn answers(&self) -> bool {
+        ping(&self.socket())
+    }
+
+    /// Start the daemon (caller holds the state dir's lock) and wait until it answers.
+    /// Returns its PID (from the pidfile dockerd writes itself).
+    pub fn start(&self) -> anyhow::Result<u32> {
+        let dockerd = provision::find_program("dockerd")
+            .context("dockerd not found (install Debian's docker.io)")?;
+        let socket = self.socket();
+        // A UNIX socket path is limited to 107 bytes; fail clearly instead of with EINVAL.
+        if socket.as_os_str().len() > 100 {
+            bail!(
+                "engine socket path {} is too long for a UNIX socket: move the checkout to a shorter path",
+                socket.display()
+            );
+        }
+        if let Some(pid) = read_pid(&self.pidfile()) {
+            if pid_is_ours(pid, &self.needle()) {
+                // Started by someone else and still coming up (or hung): give it time.
+                return self.wait_until_up(pid);
+            }
+        }
+        // Leftovers of a daemon that died: dockerd refuses a pidfile, and a stale socket
+        // would make a later probe hang on a dead path.
+        let _ = std::fs::remove_file(self.pidfile());
+        let _ = std::fs::remove_file(&socket);
+        for dir in [self.data_root(), self.state_dir.join("exec")] {
+            std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        }
+        if let Some((name, cidr)) = &self.bridge {
+            ensure_bridge(name, cidr)?;
+        }
+        let log = File::create(self.log()).context("create dockerd log")?;
+        let mut cmd = match self.prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest);
+                c
+            }
+            None => Command::new("setsid"),
+        };
+        if !self.prefix.is_empty() {
+            cmd.arg("setsid");
+        }
+        cmd.arg(&dockerd)
+            .arg("--data-root")
+            .arg(self.data_root())
+            .arg("--exec-root")
+            .arg(self.state_dir.join("exec"))
+            .arg("--pidfile")
+            .arg(self.pidfile())
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .args(["--iptables=false", "--ip-masq=false"])
+            .args(&self.extra_args)
+            .args(self.bridge.iter().map(|(name, _)| format!("--bridge={name}")))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // setsid: the daemon outlives the test process that started it and is in no
+        // process group a test runner might signal. The Child is dropped on purpose.
+        let child = cmd.spawn().with_context(|| format!("start {}", dockerd.display()))?;
+        let launcher = child.id();
+        let start = Instant::now();
+        // The pidfile appears once dockerd has initialised; until then watch the launcher.
+        loop {
+            if let Some(pid) = read_pid(&self.pidfile()) {
+                return self.wait_until_up(pid);
+            }
+            if !pid_is_ours(launcher, &self.needle()) && start.elapsed() > Duration::from_secs(2) {
+                bail!("dockerd exited while starting; its log ({}):\n{}", self.log().display(), tail_file(&self.log(), 20));
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                bail!("dockerd wrote no pidfile within 60 s; its log:\n{}", tail_file(&self.log(), 20));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_until_up(&self, pid: u32) -> anyhow::Result<u32> {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(90) {
+            if self.answers() {
+                return Ok(pid);
+            }
+            if !pid_is_ours(pid, &self.needle()) {
+                bail!("dockerd (pid {pid}) exited; its log ({}):\n{}", self.log().display(), tail_file(&self.log(), 20));
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        bail!("dockerd (pid {pid}) did not answer on {} within 90 s; its log:\n{}", self.socket().display(), tail_file(&self.log(), 20))
+    }
+
+    /// Stop the daemon if the recorded PID is still this daemon. Returns whether it ran.
+    pub fn stop(&self) -> bool {
+        let stopped = read_pid(&self.pidfile())
+            .is_some_and(|pid| provision::stop_pid(pid, &self.needle(), Duration::from_secs(40)));
+        let _ = std::fs::remove_file(self.socket());
+        if let Some((name, _)) = &self.bridge {
+            // Only our own, uniquely named bridge; dockerd leaves it behind on exit.
+            let _ = Command::new("ip").args(["link", "del", name]).stderr(Stdio::null()).status();
+        }
+        stopped
+    }
+}
+
+/// Create bridge `name` with address `cidr` unless it exists. Why not `docker0`: two
+/// daemons in one netns would both manage it and hand out the same container addresses.
+fn ensure_bridge(name: &str, cidr: &str) -> anyhow::Result<()> {
+    let exists = Command::new("ip").args(["link", "show", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if exists.is_ok_and(|s| s.success()) {
+        return Ok(());
+    }
+    for args in [
+        vec!["link", "add", "name", name, "type", "bridge"],
+        vec!["addr", "add", cidr, "dev", name],
+        vec!["link", "set", name, "up"],
+    ] {
+        let out = Command::new("ip").args(&args).output().context("run ip (install iproute2)")?;
+        if !out.status.success() {
+            bail!("ip {} failed: {}", args.join(" "), provision::tail(&out.stderr, 3));
+        }
+    }
+    Ok(())
+}
+
+/// `GET /_ping` over a UNIX socket with short timeouts: a plain blocking probe that works
+/// from any context (inside or outside a tokio runtime) and never hangs a test.
+pub fn ping(socket: &Path) -> bool {
+    let probe = || -> std::io::Result<bool> {
+        let mut s = UnixStream::connect(socket)?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.set_write_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")?;
+        let mut buf = Vec::new();
+        s.take(4096).read_to_end(&mut buf)?;
+        let text = String::from_utf8_lossy(&buf);
+        Ok(text.starts_with("HTTP/1.") && text.split_whitespace().nth(1) == Some("200"))
+    };
+    probe().unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ping_of_a_missing_socket_is_false() {
+        assert!(!ping(Path::new("/nonexistent/xtask-test.sock")));
+    }
+
+    #[test]
+    fn paths_live_in_the_state_dir() {
+        let d = Dockerd { state_dir: "/x/engine".into(), prefix: vec![], extra_args: vec![], bridge: None };
+        assert_eq!(d.socket(), Path::new("/x/engine/docker.sock"));
+        assert_eq!(d.pidfile(), Path::new("/x/engine/dockerd.pid"));
+        assert_eq!(d.needle(), "/x/engine/data");
+    }
+}
