@@ -15,8 +15,11 @@ pub const BASE_IMAGE: &str = "busybox:1.36";
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Stop the sandbox VPS and the private Docker engine this suite started, then exit
-    #[arg(long)]
+    #[arg(long, conflicts_with = "provision_only")]
     pub teardown: bool,
+    /// Install and start everything the suite needs, then exit without running it
+    #[arg(long)]
+    pub provision_only: bool,
     /// Extra arguments passed to `cargo test` (after `--`)
     #[arg(last = true)]
     pub cargo_args: Vec<String>,
@@ -71,6 +74,10 @@ impl Args {
         let id = engine.ensure_base_image(BASE_IMAGE)?;
         eprintln!("  {} ({}), base image {BASE_IMAGE} {}", engine.docker_host(), kind(&engine), short(&id));
 
+        if self.provision_only {
+            eprintln!("test: provisioned; run `cargo test --workspace` with {}={}", engine::DOCKER_HOST_VAR, engine.docker_host());
+            return Ok(Status::Ok);
+        }
         phase(4, "cargo test --workspace");
         let extra = &self.cargo_args;
         let host = engine.docker_host();
