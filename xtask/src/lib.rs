@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod output;
+pub mod remote;
 pub mod audit;
 pub mod bench;
 pub mod build_image;
