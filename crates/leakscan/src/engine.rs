@@ -1,0 +1,303 @@
+//! The streaming core: read a stream in chunks, search every chunk for all needles and rule
+//! literals, and carry an overlap so matches across chunk boundaries are found exactly once.
+
+use crate::allow::Allowlist;
+use crate::finding::{Finding, Kind, Location, Severity, mask};
+use crate::needles::Needles;
+use crate::rules::{Rules, WINDOW};
+use crate::walk::Limits;
+use serde::Serialize;
+use std::collections::HashSet;
+use std::io::{self, Read};
+
+/// Bytes searched per step. Big enough that per-chunk overhead vanishes, small enough to
+/// stay in cache-friendly territory and keep memory flat.
+const CHUNK: usize = 1 << 20;
+/// At most this many findings are kept; the rest are counted (hostile inputs can hold
+/// millions of matches).
+const MAX_FINDINGS: usize = 10_000;
+
+/// What a scan produced.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    /// Bytes searched (decompressed), for throughput and progress.
+    pub bytes_scanned: u64,
+    /// Findings dropped past the cap.
+    pub findings_dropped: u64,
+}
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+/// A configured scanner: needles, rules, allowlist and limits. Cheap to share by reference.
+pub struct Scanner {
+    pub(crate) needles: Needles,
+    pub(crate) rules: Rules,
+    pub(crate) allow: Allowlist,
+    pub(crate) patterns: bool,
+    pub(crate) limits: Limits,
+    progress: Option<Box<dyn Fn(u64) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner").field("needles", &self.needles).field("patterns", &self.patterns).finish()
+    }
+}
+
+/// One raw match in a stream, before it has a location.
+pub(crate) struct Hit {
+    pub severity: Severity,
+    pub kind: Kind,
+    pub variable: Option<String>,
+    pub rule: Option<String>,
+    pub encoding: Option<String>,
+    pub offset: u64,
+    pub preview: Option<String>,
+    pub fingerprint: Option<String>,
+}
+
+impl Scanner {
+    pub fn new(needles: Needles, allow: Allowlist) -> Scanner {
+        Scanner { needles, rules: Rules::new(), allow, patterns: true, limits: Limits::default(), progress: None }
+    }
+
+    /// Turn the pattern rules off (known values only).
+    pub fn with_patterns(mut self, on: bool) -> Scanner {
+        self.patterns = on;
+        self
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Scanner {
+        self.limits = limits;
+        self
+    }
+
+    /// Called with the number of bytes searched after each chunk (for a progress bar).
+    pub fn with_progress(mut self, f: impl Fn(u64) + Send + Sync + 'static) -> Scanner {
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    pub fn needles(&self) -> &Needles {
+        &self.needles
+    }
+
+    /// Scan an in-memory value (a config field, a history line) as one stream.
+    pub fn scan_bytes(&self, bytes: &[u8], location: Location) -> Vec<Finding> {
+        let mut sink = Sink::new(self);
+        let mut r = bytes;
+        // Reading from a slice cannot fail.
+        let _ = self.scan_stream(&mut r, &mut |h| sink.push(h, &location));
+        sink.into_report().findings
+    }
+
+    fn overlap(&self) -> usize {
+        self.needles.max_len.max(WINDOW + 64)
+    }
+
+    /// Search one stream (no archive detection) and call `emit` for each distinct hit
+    /// (the first occurrence of each variable/encoding or rule).
+    pub(crate) fn scan_stream(&self, r: &mut dyn Read, emit: &mut dyn FnMut(Hit)) -> io::Result<u64> {
+        let overlap = self.overlap();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut base: u64 = 0;
+        // Absolute offsets: needle matches ending at or before `needle_done` and rule
+        // literals starting before `rule_done` were handled with the previous chunk.
+        let (mut needle_done, mut rule_done) = (0u64, 0u64);
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut total = 0u64;
+        loop {
+            let n = (&mut *r).take(CHUNK as u64).read_to_end(&mut buf)?;
+            total += n as u64;
+            let eof = n < CHUNK;
+            let rule_limit = if eof { u64::MAX } else { base + buf.len().saturating_sub(WINDOW) as u64 };
+            self.search(&buf, base, needle_done, rule_done, rule_limit, &mut seen, emit);
+            if let Some(p) = &self.progress {
+                p(n as u64);
+            }
+            if eof {
+                return Ok(total);
+            }
+            needle_done = base + buf.len() as u64;
+            rule_done = rule_limit;
+            let keep = overlap.min(buf.len());
+            let drop = buf.len() - keep;
+            buf.drain(..drop);
+            base += drop as u64;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn search(
+        &self,
+        buf: &[u8],
+        base: u64,
+        needle_done: u64,
+        rule_done: u64,
+        rule_limit: u64,
+        seen: &mut HashSet<u64>,
+        emit: &mut dyn FnMut(Hit),
+    ) {
+        for (ac, first) in &self.needles.groups {
+            for m in ac.find_iter(buf) {
+                if base + (m.end() as u64) <= needle_done {
+                    continue;
+                }
+                let id = first + m.pattern().as_usize();
+                let info = &self.needles.info[id];
+                if !seen.insert(id as u64) {
+                    continue;
+                }
+                let kv = &self.needles.values[info.value];
+                emit(Hit {
+                    severity: Severity::Error,
+                    kind: Kind::Known,
+                    variable: Some(kv.variable.clone()),
+                    rule: None,
+                    encoding: Some(info.encoding.name().to_string()),
+                    offset: base + m.start() as u64,
+                    preview: mask(&String::from_utf8_lossy(&kv.value)),
+                    fingerprint: None,
+                });
+            }
+        }
+        if !self.patterns {
+            return;
+        }
+        for m in self.rules.literals.find_iter(buf) {
+            let at = base + m.start() as u64;
+            if at < rule_done {
+                continue;
+            }
+            if at >= rule_limit {
+                break;
+            }
+            let Some(hit) = self.rules.check(m.pattern().as_usize(), buf, m.start()) else { continue };
+            // The same rule may fire on different secrets in one file: keep each distinct
+            // secret once (the sink caps the total).
+            let key = {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                (hit.id, hit.secret).hash(&mut h);
+                h.finish() | (1 << 63)
+            };
+            if !seen.insert(key) {
+                continue;
+            }
+            let fp = crate::fingerprint(hit.secret);
+            emit(Hit {
+                severity: hit.severity,
+                kind: Kind::Pattern,
+                variable: None,
+                rule: Some(hit.id.to_string()),
+                encoding: None,
+                offset: base + hit.start as u64,
+                preview: mask(&String::from_utf8_lossy(hit.secret)),
+                fingerprint: Some(fp),
+            });
+        }
+    }
+}
+
+/// Collects findings: applies the allowlist and the cap.
+pub(crate) struct Sink<'a> {
+    scanner: &'a Scanner,
+    report: Report,
+}
+
+impl<'a> Sink<'a> {
+    pub(crate) fn new(scanner: &'a Scanner) -> Sink<'a> {
+        Sink { scanner, report: Report::default() }
+    }
+
+    pub(crate) fn push(&mut self, h: Hit, location: &Location) {
+        self.add(Finding {
+            severity: h.severity,
+            kind: h.kind,
+            variable: h.variable,
+            rule: h.rule,
+            encoding: h.encoding,
+            location: location.clone(),
+            offset: Some(h.offset),
+            preview: h.preview,
+            fingerprint: h.fingerprint,
+            detail: None,
+        });
+    }
+
+    pub(crate) fn add(&mut self, f: Finding) {
+        if self.scanner.allow.allows(&f) {
+            return;
+        }
+        if self.report.findings.len() >= MAX_FINDINGS {
+            self.report.findings_dropped += 1;
+        } else {
+            self.report.findings.push(f);
+        }
+    }
+
+    pub(crate) fn scanned(&mut self, n: u64) {
+        self.report.bytes_scanned += n;
+    }
+
+    pub(crate) fn findings_mut(&mut self) -> &mut Vec<Finding> {
+        &mut self.report.findings
+    }
+
+    pub(crate) fn into_report(self) -> Report {
+        self.report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::needles::KnownValue;
+
+    /// A reader that returns at most `step` bytes per call, to exercise chunk edges.
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(out.len()).min(self.1);
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn scanner(value: &str) -> Scanner {
+        let kv = KnownValue { variable: "API_SECRET".into(), value: value.as_bytes().to_vec() };
+        Scanner::new(Needles::build(vec![kv], &Allowlist::default()), Allowlist::default())
+    }
+
+    #[test]
+    fn needle_across_a_chunk_boundary_is_found_once() {
+        let value = "canary-boundary-Zq81kLm";
+        let s = scanner(value);
+        for cut in [CHUNK - 5, CHUNK - 1, CHUNK, CHUNK + 3] {
+            let mut data = vec![b'.'; cut];
+            data.extend_from_slice(value.as_bytes());
+            data.extend(std::iter::repeat_n(b'.', CHUNK));
+            let mut hits = Vec::new();
+            s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push(h.offset)).unwrap();
+            assert_eq!(hits, vec![cut as u64], "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn rule_hit_near_a_chunk_end_is_checked_with_its_window() {
+        let s = scanner("unrelated-value-123");
+        let key = "ghp_4fK9qL2mZx8Rt7Vb1Nc6Hw3Jd5Sa0Ye2Pu9o";
+        let mut data = vec![b' '; CHUNK - 10];
+        data.extend_from_slice(key.as_bytes());
+        data.extend_from_slice(b" ");
+        let mut rules = Vec::new();
+        s.scan_stream(&mut &data[..], &mut |h| rules.push((h.rule, h.offset))).unwrap();
+        assert_eq!(rules, vec![(Some("github-token".to_string()), (CHUNK - 10) as u64)]);
+    }
+}
