@@ -1,0 +1,135 @@
+//! `Env`: the effective variables of an env file as a container sees them (last assignment
+//! wins, as in Compose), every value wrapped in [`Secret`], with line numbers kept.
+
+use crate::compose::{self, Entry, ParseError};
+use crate::schema::Schema;
+use crate::secret::Secret;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One effective variable.
+#[derive(Debug, Clone)]
+pub struct Var {
+    pub name: String,
+    /// Every value is held as a secret; whether it may be shown is [`Env::is_secret`]'s call.
+    pub value: Secret,
+    /// Line of the assignment that won.
+    pub line: usize,
+    /// Lines of earlier assignments Compose ignores (duplicates).
+    pub shadowed: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// In order of the winning assignment's line.
+    vars: Vec<Var>,
+}
+
+/// Why an env file could not be loaded: unreadable, or rejected as Compose would reject it.
+#[derive(Debug)]
+pub enum LoadError {
+    Io { path: PathBuf, source: std::io::Error },
+    Parse { path: PathBuf, error: ParseError },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Io { path, source } => write!(f, "read {}: {source}", path.display()),
+            LoadError::Parse { path, error } => write!(f, "{}:{}: {}", path.display(), error.line, error.message),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+impl Env {
+    /// Read and parse a file as Compose would; `lookup` stands for the environment Compose
+    /// interpolates `${VAR}` from.
+    pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Env, LoadError> {
+        let bytes = std::fs::read(path)
+            .map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+        let entries = compose::parse_bytes(&bytes, lookup)
+            .map_err(|error| LoadError::Parse { path: path.to_path_buf(), error })?;
+        Ok(Env::from_entries(entries))
+    }
+
+    /// Collapse entries (file order, duplicates kept) to the effective variables.
+    pub fn from_entries(entries: Vec<Entry>) -> Env {
+        let mut vars: Vec<Var> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for e in entries {
+            if let Some(v) = index.get(&e.key).map(|&i| &mut vars[i]) {
+                v.shadowed.push(v.line);
+                v.value = Secret::new(e.value);
+                v.line = e.line;
+            } else {
+                index.insert(e.key.clone(), vars.len());
+                vars.push(Var { name: e.key, value: Secret::new(e.value), line: e.line, shadowed: Vec::new() });
+            }
+        }
+        vars.sort_by_key(|v| v.line);
+        Env { vars }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Var> {
+        self.vars.iter().find(|v| v.name == name)
+    }
+
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.get(name).map(|v| v.value.expose())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Var> {
+        self.vars.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.vars.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty()
+    }
+
+    /// Secret per the schema's plane; a variable the schema does not declare counts as a
+    /// secret (fail safe: an unknown value is never shown).
+    pub fn is_secret(schema: &Schema, name: &str) -> bool {
+        schema.get(name).is_none_or(|v| v.plane.is_secret())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_assignment_wins_and_earlier_lines_are_kept() {
+        let entries = compose::parse("A=1\nB=2\nA=3\n", &|_| None).unwrap();
+        let env = Env::from_entries(entries);
+        let a = env.get("A").unwrap();
+        assert_eq!((a.value.expose(), a.line, a.shadowed.clone()), ("3", 3, vec![1]));
+        assert_eq!(env.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(), ["B", "A"]);
+    }
+
+    #[test]
+    fn unknown_variables_are_secret() {
+        let schema = Schema::parse(
+            "[meta]\napp='x'\nenvironments=['production']\n[[var]]\nname='NODE_ENV'\nplane='config'\ndescription='d'\nformat='string'\n",
+        )
+        .unwrap();
+        assert!(!Env::is_secret(&schema, "NODE_ENV"));
+        assert!(Env::is_secret(&schema, "SOMETHING_ELSE"));
+    }
+
+    #[test]
+    fn load_reports_the_line_of_a_bad_file() {
+        let dir = std::env::temp_dir().join(format!("envfile-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(".env");
+        std::fs::write(&path, "A=1\nB='open\n").unwrap();
+        let err = Env::load(&path, &|_| None).unwrap_err();
+        assert!(err.to_string().contains(":2: unterminated single quote"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

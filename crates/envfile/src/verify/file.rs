@@ -1,0 +1,88 @@
+//! Rules about the file itself and how its lines are written: mode, git state, duplicate
+//! keys, `$` Compose would interpolate, and lines other readers read differently.
+
+use super::{Ctx, Facts, Finding, Severity, finding};
+use crate::divergence;
+
+pub(crate) fn facts(facts: &Facts) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(mode) = facts.mode
+        && mode & 0o077 != 0
+    {
+        out.push(finding(
+            Severity::Error,
+            "file-mode",
+            None,
+            None,
+            format!("the env file has mode {:04o}; group or others can read it", mode & 0o7777),
+            Some("chmod 600 the file (compose reads it as its owner)".into()),
+        ));
+    }
+    if let Some(git) = facts.git {
+        let mut push = |code, message: &str, hint: &str| {
+            out.push(finding(Severity::Error, code, None, None, message, Some(hint.to_string())));
+        };
+        if !git.ignored {
+            push("git-not-ignored", "the env file is not git-ignored", "add it to .gitignore (the project's .gitignore lists .env.production)");
+        }
+        if git.tracked {
+            push("git-tracked", "the env file is tracked by git", "git rm --cached the file, commit, and rotate every secret in it (cargo xtask secrets rotate)");
+        }
+        if git.in_history {
+            push("git-in-history", "the env file is in git history", "rotate every secret in it (cargo xtask secrets rotate), then purge it from history (git filter-repo --invert-paths --path FILE)");
+        }
+    }
+    out
+}
+
+pub(crate) fn text_rules(ctx: &Ctx, out: &mut Vec<Finding>) {
+    duplicates(ctx, out);
+    dollars(ctx, out);
+    for d in divergence::check(ctx.text) {
+        if d.kind == "dollar" {
+            continue; // reported as unquoted-dollar
+        }
+        out.push(finding(Severity::Warning, "reader-divergence", Some(&d.key), Some(d.line), format!("{}: {}", d.key, d.message), Some(d.fix)));
+    }
+}
+
+fn duplicates(ctx: &Ctx, out: &mut Vec<Finding>) {
+    for var in ctx.env.iter().filter(|v| !v.shadowed.is_empty()) {
+        let earlier: Vec<String> = var.shadowed.iter().map(|l| l.to_string()).collect();
+        out.push(finding(
+            Severity::Warning,
+            "duplicate-key",
+            Some(&var.name),
+            Some(var.line),
+            format!(
+                "{} is also set on line {}; Compose uses this last one, dotenvy (first wins) would use line {}",
+                var.name,
+                earlier.join(", "),
+                earlier[0]
+            ),
+            Some("delete the assignments you do not mean".into()),
+        ));
+    }
+}
+
+/// A `$` that starts a reference Compose interpolates (`$NAME`, `${`, `$$`) in an unquoted
+/// or double-quoted value: a password containing one silently changes.
+fn dollars(ctx: &Ctx, out: &mut Vec<Finding>) {
+    for st in ctx.statements.iter().filter(|s| !s.inherited && s.quote != Some(b'\'')) {
+        let raw = &ctx.text[st.value_span.clone()];
+        let interpolates = raw.as_bytes().windows(2).any(|w| {
+            w[0] == b'$' && (w[1] == b'{' || w[1] == b'$' || w[1] == b'_' || w[1].is_ascii_alphabetic())
+        });
+        if interpolates {
+            let name = st.entry.key.as_str();
+            out.push(finding(
+                Severity::Warning,
+                "unquoted-dollar",
+                Some(name),
+                Some(st.entry.line),
+                format!("{name}: Compose interpolates the `$` in this value (the container sees something else than the file says)"),
+                Some(format!("if the `$` is literal, single-quote the value: {name}='...'; if it is a reference, ignore this")),
+            ));
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Secret strength: an estimate of the random bytes a value carries, placeholders and a
+//! denylist of well-known passwords and published defaults.
+
+/// Supabase's published demo JWT secrets (self-hosting `.env.example` and the CLI's local
+/// stack). A key signed with one of them is a demo key, whatever its claims say.
+pub const SUPABASE_DEMO_JWT_SECRETS: &[&str] = &[
+    "your-super-secret-jwt-token-with-at-least-32-characters-long",
+    "super-secret-jwt-token-with-at-least-32-characters-long",
+];
+
+/// Passwords that appear in every leaked-password list and in tutorials.
+const DENYLIST: &[&str] = &[
+    "password", "passw0rd", "secret", "admin", "root", "postgres", "supabase", "qwerty",
+    "letmein", "123456", "12345678", "123456789", "welcome", "default", "test", "master",
+    "iloveyou", "abc123", "trustno1", "dragon", "monkey",
+];
+
+/// Estimated random bytes in `value`: length times bits per character of the smallest
+/// alphabet the value fits (hex, base64, ...), lowered to the measured Shannon entropy when
+/// the characters repeat much more than random ones would.
+pub fn estimated_bytes(value: &str) -> f64 {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.is_empty() {
+        return 0.0;
+    }
+    let alphabet_bits = alphabet(&chars).log2();
+    let shannon = shannon(&chars);
+    // A sample of n characters cannot show more than log2(n) bits each.
+    let expected = alphabet_bits.min((chars.len() as f64).log2());
+    let per_char = if shannon >= 0.75 * expected { alphabet_bits } else { shannon };
+    chars.len() as f64 * per_char / 8.0
+}
+
+fn alphabet(chars: &[char]) -> f64 {
+    let all = |f: fn(&char) -> bool| chars.iter().all(f);
+    if all(|c| c.is_ascii_digit()) {
+        10.0
+    } else if all(|c| c.is_ascii_hexdigit()) && (all(|c| !c.is_ascii_uppercase()) || all(|c| !c.is_ascii_lowercase())) {
+        16.0
+    } else if all(|c| c.is_ascii_lowercase()) || all(|c| c.is_ascii_uppercase()) {
+        26.0
+    } else if all(|c| c.is_ascii_alphanumeric()) {
+        62.0
+    } else if all(|c| c.is_ascii_alphanumeric() || "+/=-_".contains(*c)) {
+        64.0
+    } else {
+        94.0
+    }
+}
+
+fn shannon(chars: &[char]) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    for c in chars {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    let n = chars.len() as f64;
+    counts.values().map(|&k| { let p = k as f64 / n; -p * p.log2() }).sum()
+}
+
+/// A well-known password, possibly with digits or punctuation around it.
+pub fn denylisted(value: &str) -> bool {
+    let core: String = value
+        .to_ascii_lowercase()
+        .trim_matches(|c: char| !c.is_ascii_alphabetic())
+        .to_string();
+    let lower = value.to_ascii_lowercase();
+    DENYLIST.contains(&lower.as_str()) || (core.len() >= 4 && DENYLIST.contains(&core.as_str()))
+}
+
+/// Why a value looks like a placeholder, if it does.
+pub fn placeholder(value: &str, example: Option<&str>) -> Option<&'static str> {
+    let lower = value.to_ascii_lowercase();
+    let t = lower.trim();
+    if SUPABASE_DEMO_JWT_SECRETS.contains(&value) {
+        return Some("Supabase's published demo JWT secret");
+    }
+    if example.is_some_and(|e| e == value) {
+        return Some("the schema's example value");
+    }
+    if t.starts_with('<') && t.ends_with('>') {
+        return Some("a <...> placeholder");
+    }
+    if (t.starts_with("your") || t.contains("_your") || t.contains("-your")) && (t.contains("here") || t.contains("key") || t.contains("secret") || t.contains("token") || t.contains("password")) {
+        return Some("a YOUR_..._HERE placeholder");
+    }
+    let words = ["changeme", "change-me", "change_me", "replaceme", "replace-me", "replace_me", "placeholder", "todo", "fixme", "dummy", "insert"];
+    if words.iter().any(|w| t.contains(w)) {
+        return Some("a change-me placeholder");
+    }
+    if t.contains("xxx") {
+        return Some("an xxx placeholder");
+    }
+    if t.contains("example") {
+        return Some("an example value");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_values_are_strong_and_patterns_are_weak() {
+        // 48 random bytes, base64.
+        assert!(estimated_bytes("q5rPj5euFB4iMzJH4WGpzC9nKT5RWSX5bZGyFKRsyyLFdee2Pp6msL7BRpKKkn1z") >= 32.0);
+        // 32 random bytes, hex.
+        assert!(estimated_bytes("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08") >= 32.0);
+        assert!(estimated_bytes("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") < 2.0);
+        assert!(estimated_bytes("short") < 8.0);
+    }
+
+    #[test]
+    fn placeholders_and_denylist() {
+        for p in ["YOUR_API_KEY_HERE", "<generate>", "changeme", "sk-or-xxxxxxxx", "https://app.example.com", "your-super-secret-jwt-token-with-at-least-32-characters-long"] {
+            assert!(placeholder(p, None).is_some(), "{p}");
+        }
+        assert!(placeholder("k8Jd9s0Qm2", None).is_none());
+        assert!(denylisted("Password123!") && denylisted("postgres") && !denylisted("k8Jd9s0Qm2"));
+    }
+}
