@@ -1,13 +1,170 @@
-//! `cargo xtask build-image`: frontend with only public variables, BuildKit image, full scan.
+//! `cargo xtask build-image`: verify-env, a frontend built with only public variables and
+//! scanned, a static server, a clean staged context, Dockerfile lint, a BuildKit build with
+//! build secrets as secret mounts only, then a full scan of the exported image. Any secret
+//! anywhere refuses the image (and removes it).
+
+mod stage;
+mod steps;
 
 use crate::cli::Global;
-use crate::output::Status;
+use crate::docker::{BollardEngine, ImageEngine};
+use crate::dockerfile_lint::LintFinding;
+use crate::frontend::Refusal;
+use crate::output::{self, Format, Status};
+use crate::verify_image::{self, ImageVerdict};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub use stage::{StagedContext, stage_context};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The env file to verify and take public and secret values from
+    #[arg(long, value_name = "PATH", default_value = ".env.production")]
+    pub env_file: PathBuf,
+    /// Name and tag of the image
+    #[arg(long, value_name = "NAME:TAG", default_value = "reference-app:latest")]
+    pub tag: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Everything a build needs, resolved from flags and the environment before anything runs.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub root: PathBuf,
+    pub env_file: PathBuf,
+    pub tag: String,
+    /// The schema environment the env file is checked for.
+    pub environment: String,
+    /// A snapshot of the builder's process environment (read once, never mutated).
+    pub builder_env: BTreeMap<String, String>,
+}
+
+/// Where a refused build stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    VerifyEnv,
+    Frontend,
+    DistScan,
+    Lint,
+    ImageScan,
+}
+
+/// How long one step took, and whether it is verification (the overhead the benchmark
+/// measures) or the build itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepTime {
+    pub step: &'static str,
+    pub verification: bool,
+    pub millis: u128,
+}
+
+/// The result of build-image: plain data the CLI prints and the deploy consumes.
+#[derive(Debug, Default, Serialize)]
+pub struct BuildOutcome {
+    pub tag: String,
+    /// `None` when the image was built and passed every check.
+    pub refused_at: Option<Stage>,
+    pub env_findings: Vec<envfile::verify::Finding>,
+    pub frontend_refusals: Vec<Refusal>,
+    pub dist_findings: Vec<leakscan::Finding>,
+    pub lint_findings: Vec<LintFinding>,
+    /// The build secret mount ids that were provided (never their values).
+    pub secret_mounts: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub image: Option<ImageVerdict>,
+    pub steps: Vec<StepTime>,
+}
+
+impl BuildOutcome {
+    pub fn refused(&self) -> bool {
+        self.refused_at.is_some()
+    }
+}
+
+/// Times steps into the outcome.
+pub(crate) struct Timer<'a> {
+    steps: &'a mut Vec<StepTime>,
+}
+
+impl Timer<'_> {
+    pub(crate) fn time<T>(&mut self, step: &'static str, verification: bool, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = f();
+        self.steps.push(StepTime { step, verification, millis: start.elapsed().as_millis() });
+        out
+    }
+}
+
+/// Run the whole build. `Err` is an environment problem (no engine, npm failed); a refusal
+/// is an `Ok` outcome with `refused_at` set.
+pub fn build_image(
+    opts: &BuildOptions,
+    engine: &dyn ImageEngine,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<BuildOutcome> {
+    steps::run(opts, engine, progress)
+}
 
 impl Args {
-    pub fn run(self, _g: &Global) -> anyhow::Result<Status> {
-        anyhow::bail!("not implemented yet (issue 4)")
+    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
+        let root = g.root();
+        let opts = BuildOptions {
+            env_file: if self.env_file.is_absolute() { self.env_file } else { root.join(self.env_file) },
+            root,
+            tag: self.tag,
+            environment: "production".into(),
+            builder_env: std::env::vars().collect(),
+        };
+        let engine = BollardEngine::from_env()?;
+        let quiet = self.format == Format::Json;
+        let mut progress = |line: &str| {
+            if !quiet {
+                eprintln!("build-image: {line}");
+            }
+        };
+        let outcome = build_image(&opts, &engine, &mut progress)?;
+        match self.format {
+            Format::Human => print_human(&outcome),
+            _ => output::print_json(&outcome)?,
+        }
+        Ok(Status::failed_if(outcome.refused()))
+    }
+}
+
+fn print_human(o: &BuildOutcome) {
+    for f in &o.env_findings {
+        println!("{}: {} {}{}", f.severity.as_str(), f.code, f.message, f.hint.as_deref().map(|h| format!(" (fix: {h})")).unwrap_or_default());
+    }
+    for r in &o.frontend_refusals {
+        println!("error: {}: {} (fix: {})", r.rule, r.message, r.fix);
+    }
+    for f in &o.dist_findings {
+        println!("{} (in the frontend bundle)", verify_image::finding_line(f));
+    }
+    for f in &o.lint_findings {
+        println!("{:?}: Dockerfile:{} {}: {} (fix: {})", f.severity, f.line, f.rule, f.message, f.fix);
+    }
+    if let Some(v) = &o.image {
+        for f in &v.findings {
+            println!("{}", verify_image::finding_line(f));
+        }
+    }
+    match (o.refused_at, &o.image) {
+        (Some(stage), _) => println!("refused at {stage:?}: no image was kept (fix the findings above and run again)"),
+        (None, Some(v)) => println!(
+            "built {} ({}, {:.1} MB): clean; {} known value(s) searched in {:.1} MB, {} finding(s)",
+            o.tag,
+            &v.id,
+            v.size as f64 / 1e6,
+            v.known_values,
+            v.bytes_scanned as f64 / 1e6,
+            v.findings.len()
+        ),
+        (None, None) => println!("built {}", o.tag),
     }
 }
