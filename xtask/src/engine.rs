@@ -142,8 +142,16 @@ fn private_daemon(root: &Path) -> Dockerd {
         state_dir: root.join("target/engine"),
         prefix: Vec::new(),
         extra_args: vec!["--default-address-pool".into(), "base=10.204.0.0/16,size=24".into()],
-        bridge: Some(("xtaskbr0".into(), "10.203.0.1/24".into())),
+        bridge: Some(bridge_for(root)),
     }
+}
+
+/// A bridge name and subnet derived from the checkout, so two checkouts' private engines
+/// on one machine never share (or delete) each other's bridge.
+fn bridge_for(root: &Path) -> (String, String) {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(root.as_os_str().as_encoded_bytes());
+    (format!("xt{:02x}{:02x}{:02x}", h[0], h[1], h[2]), format!("10.203.{}.1/24", h[3]))
 }
 
 /// The workspace this xtask was built from (same rule as `Global::root` without a flag).

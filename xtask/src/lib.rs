@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod output;
 pub mod remote;
+pub mod sandbox;
 pub mod audit;
 pub mod bench;
 pub mod build_image;

@@ -91,7 +91,9 @@ impl Args {
 }
 
 fn teardown(root: &Path) -> anyhow::Result<Status> {
-    phase(1, "stop the private Docker engine");
+    phase(1, "stop the sandbox VPS");
+    crate::sandbox::Sandbox::stop_in(root)?;
+    phase(2, "stop the private Docker engine");
     let stopped = Engine::stop_private(root)?;
     eprintln!("  {}", if stopped { "stopped" } else { "was not running" });
     Ok(Status::Ok)

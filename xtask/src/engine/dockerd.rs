@@ -144,7 +144,7 @@ impl Dockerd {
         let stopped = read_pid(&self.pidfile())
             .is_some_and(|pid| provision::stop_pid(pid, &self.needle(), Duration::from_secs(40)));
         let _ = std::fs::remove_file(self.socket());
-        if let Some((name, _)) = &self.bridge {
+        if let (true, Some((name, _))) = (stopped, &self.bridge) {
             // Only our own, uniquely named bridge; dockerd leaves it behind on exit.
             let _ = Command::new("ip").args(["link", "del", name]).stderr(Stdio::null()).status();
         }
