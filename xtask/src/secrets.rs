@@ -1,16 +1,243 @@
-//! `cargo xtask secrets`: generate, rotate, inspect and export secrets.
+//! `cargo xtask secrets`: generate, rotate, inspect and export secrets. Prints names,
+//! generators and strengths, never a value.
 
+pub mod complete;
+pub mod envdoc;
+pub mod export;
+pub mod generate;
+pub mod meta;
+pub mod rotate;
+pub mod store;
+
+use crate::atomic::Writer;
 use crate::cli::Global;
-use crate::output::Status;
+use crate::clock::{Clock, SystemClock};
+use crate::output::{Format, Status, print_json};
+use anyhow::{Context, bail};
+use comfy_table::Table;
+use envfile::Schema;
+use meta::Meta;
+use std::path::PathBuf;
+use store::{Current, Target};
+
+pub use meta::{Age, overdue, overdue_in};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SecretsCommand {
-    /// Not implemented yet
-    Todo,
+    /// Create or complete the env file and secret files from the schema (never changes an
+    /// existing value; a second run writes nothing)
+    Gen(GenArgs),
+    /// Replace one secret and everything derived from it (JWT_SECRET re-signs the Supabase
+    /// keys, POSTGRES_PASSWORD remakes DATABASE_URL); every other byte stays
+    Rotate(RotateArgs),
+    /// Each secret's age against its rotation period and what rotating it invalidates
+    /// (exit 1 when one is overdue)
+    Status(StatusArgs),
+    /// Export runtime secrets and config to Docker Swarm secrets or a Kubernetes manifest
+    Export(export::Args),
+}
+
+/// Which environment, and where its env file is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EnvTarget {
+    /// Environment (from the schema's meta.environments)
+    #[arg(long = "env", value_name = "NAME", default_value = "production")]
+    pub env: String,
+    /// Env file to create or update [default: .env.<env>, .env for dev]
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+}
+
+impl EnvTarget {
+    pub fn resolve(&self, g: &Global) -> anyhow::Result<(Schema, Target)> {
+        let schema = load_schema(g)?;
+        if !schema.meta.environments.contains(&self.env) {
+            bail!(
+                "unknown environment {:?}: the schema declares {}",
+                self.env,
+                schema.meta.environments.join(", ")
+            );
+        }
+        Ok((schema, Target::new(g, &self.env, self.env_file.clone())))
+    }
+}
+
+pub fn load_schema(g: &Global) -> anyhow::Result<Schema> {
+    Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("load the env schema: {e}"))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenArgs {
+    #[command(flatten)]
+    pub target: EnvTarget,
+    /// Fill required provider keys (API keys no generator can make) with clearly-marked
+    /// throwaway values of the right shape, so a demo passes verify-env. Never for a real
+    /// deploy: providers reject them
+    #[arg(long)]
+    pub throwaway: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    /// The secret to rotate, e.g. JWT_SECRET
+    pub name: String,
+    #[command(flatten)]
+    pub target: EnvTarget,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Environment whose rotation dates to show
+    #[arg(long = "env", value_name = "NAME", default_value = "production")]
+    pub env: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 impl SecretsCommand {
-    pub fn run(self, _g: &Global) -> anyhow::Result<Status> {
-        anyhow::bail!("not implemented yet (issue 6)")
+    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
+        match self {
+            SecretsCommand::Gen(a) => a.run(g),
+            SecretsCommand::Rotate(a) => a.run(g, &Writer::default(), &SystemClock),
+            SecretsCommand::Status(a) => a.run(g, &SystemClock),
+            SecretsCommand::Export(a) => a.run(g),
+        }
+    }
+}
+
+/// A human table in the project's style for the secrets commands, verify-git and audit.
+pub fn table<const N: usize>(header: [&str; N]) -> Table {
+    let mut table = Table::new();
+    table.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    table.set_header(header.to_vec());
+    table
+}
+
+fn no_sarif(format: Format) -> anyhow::Result<()> {
+    if format == Format::Sarif {
+        bail!("--format sarif is for findings; use human or json here");
+    }
+    Ok(())
+}
+
+impl GenArgs {
+    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
+        no_sarif(self.format)?;
+        let (schema, target) = self.target.resolve(g)?;
+        let current = Current::load(&target, &schema)?;
+        let meta = Meta::load(&target.meta_path)?;
+        let opts = complete::GenOptions { throwaway: self.throwaway };
+        let plan = complete::plan(&schema, &target, &current, &meta, &opts, &mut rand::rng(), &SystemClock)?;
+        complete::act(&plan, &target, &Writer::default()).context("write generated secrets")?;
+        let incomplete = plan.incomplete();
+        if self.format == Format::Json {
+            print_json(&serde_json::json!({
+                "env": target.env,
+                "env_file": target.show(&target.env_file),
+                "changed": !plan.writes.is_empty(),
+                "files_written": plan.writes.iter().map(|w| target.show(&w.path)).collect::<Vec<_>>(),
+                "complete": !incomplete,
+                "items": plan.items,
+            }))?;
+        } else {
+            print_gen(&plan, &target);
+        }
+        Ok(Status::failed_if(incomplete))
+    }
+}
+
+fn print_gen(plan: &complete::GenPlan, target: &Target) {
+    use complete::Outcome::*;
+    let mut table = table(["variable", "plane", "action", "strength / source", "stored in"]);
+    for i in &plan.items {
+        let (action, detail) = match &i.outcome {
+            Kept => ("kept".to_string(), String::new()),
+            Generated { generator, strength } => (format!("generated ({generator})"), strength.clone()),
+            Config { from } => ("set".into(), format!("schema {from} value")),
+            Throwaway => ("THROWAWAY".into(), "demo only: replace before a real deploy".into()),
+            NeedsValue { provided_by } => ("needs a value".into(), format!("from {provided_by}")),
+            Optional => ("left out".into(), "optional".into()),
+        };
+        table.add_row([i.name.clone(), i.plane.to_string(), action, detail, i.destination.clone()]);
+    }
+    println!("{table}");
+    if plan.writes.is_empty() {
+        println!("nothing to do: every value is already set ({})", target.show(&target.env_file));
+    } else {
+        for w in &plan.writes {
+            println!("wrote {} (mode {:o})", target.show(&w.path), w.mode);
+        }
+    }
+    if plan.incomplete() {
+        println!(
+            "the env file is incomplete: set the values marked \"needs a value\", \
+             or pass --throwaway for a demo"
+        );
+    }
+}
+
+impl RotateArgs {
+    pub fn run(self, g: &Global, writer: &Writer, clock: &dyn Clock) -> anyhow::Result<Status> {
+        no_sarif(self.format)?;
+        let (schema, target) = self.target.resolve(g)?;
+        let current = Current::load(&target, &schema)?;
+        let meta = Meta::load(&target.meta_path)?;
+        let plan = rotate::plan(&schema, &target, &current, &meta, &self.name, &mut rand::rng(), clock)?;
+        if plan.writes.iter().any(|w| w.path.starts_with(&target.secrets_dir)) {
+            crate::atomic::ensure_private_dir(&target.secrets_dir)?;
+        }
+        writer.write_all(&plan.writes).with_context(|| format!("write rotated {}", self.name))?;
+        if self.format == Format::Json {
+            print_json(&serde_json::json!({ "env": target.env, "rotated": plan.rotated }))?;
+        } else {
+            for r in &plan.rotated {
+                println!("rotated {} ({}; {}) in {}: {}", r.name, r.generator, r.strength, r.destination, r.reason);
+                if let Some(inv) = &r.invalidates {
+                    println!("  invalidates: {inv}");
+                }
+            }
+            println!("next: redeploy (and rebuild the image if a public VITE_ key changed), then revoke the old value wherever it was registered");
+        }
+        Ok(Status::Ok)
+    }
+}
+
+impl StatusArgs {
+    pub fn run(self, g: &Global, clock: &dyn Clock) -> anyhow::Result<Status> {
+        no_sarif(self.format)?;
+        let schema = load_schema(g)?;
+        let meta = Meta::load(&g.root().join("deploy/secrets-meta.toml"))?;
+        let ages = meta::ages(&schema, &meta, &self.env, clock.today());
+        let overdue = ages.iter().any(|a| a.overdue);
+        if self.format == Format::Json {
+            print_json(&serde_json::json!({ "env": self.env, "secrets": ages, "overdue": overdue }))?;
+        } else {
+            let mut table = table(["secret", "since", "age", "period", "state", "a rotation invalidates"]);
+            for a in &ages {
+                let state = match (a.overdue, a.age_days) {
+                    (true, _) => "OVERDUE".to_string(),
+                    (false, Some(_)) => "ok".into(),
+                    (false, None) => "unknown (no record)".into(),
+                };
+                table.add_row([
+                    a.name.clone(),
+                    a.since.clone().unwrap_or_else(|| "-".into()),
+                    a.age_days.map(|d| format!("{d} d")).unwrap_or_else(|| "-".into()),
+                    format!("{} d", a.rotation_days),
+                    state,
+                    a.invalidates.clone().unwrap_or_default(),
+                ]);
+            }
+            println!("{table}");
+            if overdue {
+                println!("rotate overdue secrets with `cargo xtask secrets rotate NAME --env {}`", self.env);
+            }
+        }
+        Ok(Status::failed_if(overdue))
     }
 }

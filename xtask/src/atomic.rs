@@ -1,0 +1,162 @@
+//! Atomic file writes with modes: temp file in the same directory, fsync, rename, fsync the
+//! directory; with an injectable fault so tests can prove an interrupted write leaves the
+//! old file intact.
+
+use anyhow::{Context, bail};
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Where a simulated failure strikes (tests only; the real writer has none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Every temp file is written and synced, then the "process dies" before any rename.
+    BeforeRename,
+}
+
+/// One file to write: its path, bytes and Unix mode (e.g. 0o600).
+#[derive(Clone)]
+pub struct FileWrite {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+}
+
+// Contents are often secret: never show them.
+impl std::fmt::Debug for FileWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FileWrite({}, {} bytes, {:o})", self.path.display(), self.bytes.len(), self.mode)
+    }
+}
+
+/// Writes files atomically. `Writer::default()` is the real one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Writer {
+    fault: Option<Fault>,
+}
+
+impl Writer {
+    /// A writer that fails at `fault` (for tests of interrupted writes).
+    pub fn with_fault(fault: Fault) -> Writer {
+        Writer { fault: Some(fault) }
+    }
+
+    pub fn write(&self, path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+        self.write_all(&[FileWrite { path: path.to_path_buf(), bytes: bytes.to_vec(), mode }])
+    }
+
+    /// Stage every file first (temp + fsync), then rename them all: a failure while staging
+    /// changes no target file, and the window in which only some targets are new is just
+    /// the renames.
+    pub fn write_all(&self, files: &[FileWrite]) -> anyhow::Result<()> {
+        let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+        let result = (|| {
+            for f in files {
+                staged.push((stage(f)?, &f.path));
+            }
+            if self.fault == Some(Fault::BeforeRename) {
+                bail!("injected fault before rename");
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for (tmp, _) in &staged {
+                let _ = fs::remove_file(tmp);
+            }
+            return Err(e);
+        }
+        for (tmp, target) in &staged {
+            fs::rename(tmp, target)
+                .with_context(|| format!("rename temp file over {}", target.display()))?;
+            sync_dir(target)?;
+        }
+        Ok(())
+    }
+}
+
+/// Create `dir` (and parents) with mode 0700 if it is missing.
+pub fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("create directory {}", dir.display()))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("set mode 0700 on {}", dir.display()))
+}
+
+fn stage(f: &FileWrite) -> anyhow::Result<PathBuf> {
+    let dir = f.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = f.path.file_name().context("target path has no file name")?.to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(f.mode)
+        .open(&tmp)
+        .with_context(|| format!("create temp file in {}", dir.display()))?;
+    let written = (|| {
+        // The umask may have narrowed the mode; a wider one never results from this.
+        file.set_permissions(fs::Permissions::from_mode(f.mode))?;
+        file.write_all(&f.bytes)?;
+        file.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("write temp file for {}", f.path.display()));
+    }
+    Ok(tmp)
+}
+
+fn sync_dir(target: &Path) -> anyhow::Result<()> {
+    let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("sync directory {}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn writes_with_the_requested_mode_and_no_temp_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.env");
+        Writer::default().write(&p, b"A=1\n", 0o600).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"A=1\n");
+        assert_eq!(fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_fault_before_rename_leaves_every_old_file_and_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        fs::write(&a, "old a").unwrap();
+        fs::write(&b, "old b").unwrap();
+        let files = [
+            FileWrite { path: a.clone(), bytes: b"new a".to_vec(), mode: 0o600 },
+            FileWrite { path: b.clone(), bytes: b"new b".to_vec(), mode: 0o600 },
+        ];
+        let err = Writer::with_fault(Fault::BeforeRename).write_all(&files).unwrap_err();
+        assert!(err.to_string().contains("injected"), "{err}");
+        assert_eq!(fs::read_to_string(&a).unwrap(), "old a");
+        assert_eq!(fs::read_to_string(&b).unwrap(), "old b");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn private_dirs_are_0700() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("secrets");
+        ensure_private_dir(&d).unwrap();
+        assert_eq!(fs::metadata(&d).unwrap().mode() & 0o777, 0o700);
+    }
+}
