@@ -1,0 +1,67 @@
+//! CLI tests of `audit` on good and bad fixture projects (issue 6).
+
+#[path = "secrets_support.rs"]
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use support::Fixture;
+
+fn verdicts(f: &Fixture) -> (i32, Vec<(String, String)>) {
+    let run = f.xtask(&["audit", "--format", "json"]);
+    let json = run.json();
+    let v = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["item"].as_str().unwrap().to_string(), c["verdict"].as_str().unwrap().to_string()))
+        .collect();
+    (run.code(), v)
+}
+
+fn verdict(v: &[(String, String)], prefix: &str) -> String {
+    v.iter().find(|(i, _)| i.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix} in {v:?}")).1.clone()
+}
+
+#[test]
+fn a_generated_project_passes_and_unknowns_say_why() {
+    let f = Fixture::new();
+    f.xtask(&["secrets", "gen", "--throwaway"]).expect(0);
+    let (code, v) = verdicts(&f);
+    assert_eq!(code, 0, "{v:?}");
+    for item in ["JWT secret", "CORS", "rate limit", "secrets stored outside VCS", "env and secret files private", "secrets rotated"] {
+        assert_eq!(verdict(&v, item), "pass", "{item}: {v:?}");
+    }
+    assert_eq!(verdict(&v, "image runs as non-root"), "unknown");
+    let human = f.xtask(&["audit"]);
+    assert!(human.stdout().contains("✔") && human.stdout().contains("--image"), "{}", human.stdout());
+}
+
+#[test]
+fn weak_jwt_open_cors_missing_rate_limit_and_loose_modes_fail() {
+    let f = Fixture::new();
+    f.write(
+        ".env.production",
+        "JWT_SECRET=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nALLOWED_ORIGINS=*\nRATE_LIMIT_MAX=0\n",
+    );
+    std::fs::set_permissions(f.path(".env.production"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    f.write("deploy/secrets-meta.toml", "[production.JWT_SECRET]\ngenerated = \"2001-01-01\"\n");
+    let (code, v) = verdicts(&f);
+    assert_eq!(code, 1);
+    for item in ["JWT secret", "CORS", "rate limit", "env and secret files private", "secrets rotated"] {
+        assert_eq!(verdict(&v, item), "fail", "{item}: {v:?}");
+    }
+    let human = f.xtask(&["audit"]);
+    human.expect(1);
+    assert!(human.stdout().contains("✗"));
+}
+
+#[test]
+fn a_tracked_env_file_fails_secrets_outside_vcs() {
+    let f = Fixture::new();
+    f.xtask(&["secrets", "gen", "--throwaway"]).expect(0);
+    f.git(&["add", "-f", ".env.production"]);
+    f.git(&["commit", "-qm", "oops"]);
+    let (code, v) = verdicts(&f);
+    assert_eq!(code, 1);
+    assert_eq!(verdict(&v, "secrets stored outside VCS"), "fail");
+}
