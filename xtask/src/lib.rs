@@ -11,6 +11,7 @@ pub mod clock;
 pub mod bench;
 pub mod build_image;
 pub mod codegen;
+pub mod compose;
 pub mod demo;
 pub mod deploy;
 pub mod docker;
