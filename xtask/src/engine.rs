@@ -43,10 +43,14 @@ impl Engine {
             eprintln!("infra: {DOCKER_HOST_VAR}={} does not answer; using the private engine", socket.display());
         }
         let daemon = private_daemon(root);
-        if daemon.answers() {
+        if daemon.answers() && daemon.bridge_present() {
             return Ok(Engine { socket: daemon.socket(), private: Some(daemon) });
         }
         let _lock = FileLock::exclusive(&daemon.state_dir.join("lock"))?;
+        if daemon.answers() && !daemon.bridge_present() {
+            eprintln!("infra: the private engine's bridge is gone; restarting the engine");
+            daemon.stop();
+        }
         // Another process may have started it while we waited for the lock.
         if !daemon.answers() {
             if provision::find_program("dockerd").is_none() {

@@ -74,11 +74,15 @@ impl Args {
         let id = engine.ensure_base_image(BASE_IMAGE)?;
         eprintln!("  {} ({}), base image {BASE_IMAGE} {}", engine.docker_host(), kind(&engine), short(&id));
 
+        phase(4, "sandbox VPS");
+        let sandbox = crate::sandbox::Sandbox::ensure_in(&root).context("start the sandbox VPS")?;
+        eprintln!("  ssh -F {} vps ({}:{})", sandbox.ssh_config().display(), sandbox.host(), sandbox.port());
+
         if self.provision_only {
             eprintln!("test: provisioned; run `cargo test --workspace` with {}={}", engine::DOCKER_HOST_VAR, engine.docker_host());
             return Ok(Status::Ok);
         }
-        phase(4, "cargo test --workspace");
+        phase(5, "cargo test --workspace");
         let extra = &self.cargo_args;
         let host = engine.docker_host();
         let ok = cmd!(sh, "cargo test --workspace --locked {extra...}")

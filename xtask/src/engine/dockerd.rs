@@ -49,6 +49,12 @@ impl Dockerd {
         ping(&self.socket())
     }
 
+    /// Whether its bridge (if it has one of its own) still exists: without it every
+    /// container start fails although the daemon answers.
+    pub fn bridge_present(&self) -> bool {
+        self.bridge.as_ref().is_none_or(|(name, _)| Path::new("/sys/class/net").join(name).exists())
+    }
+
     /// Start the daemon (caller holds the state dir's lock) and wait until it answers.
     /// Returns its PID (from the pidfile dockerd writes itself).
     pub fn start(&self) -> anyhow::Result<u32> {
