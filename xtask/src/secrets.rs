@@ -5,6 +5,7 @@ pub mod complete;
 pub mod envdoc;
 pub mod export;
 pub mod generate;
+pub mod layered;
 pub mod meta;
 pub mod rotate;
 pub mod store;
@@ -44,8 +45,12 @@ pub struct EnvTarget {
     #[arg(long = "env", value_name = "NAME", default_value = "production")]
     pub env: String,
     /// Env file to create or update [default: .env.<env>, .env for dev]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "layered")]
     pub env_file: Option<PathBuf>,
+    /// Layered config (seed 001): secrets and generated values in secrets/<name>.txt, config
+    /// in config/common.env + config/<env>.env; no env file
+    #[arg(long)]
+    pub layered: bool,
 }
 
 impl EnvTarget {
@@ -58,7 +63,9 @@ impl EnvTarget {
                 schema.meta.environments.join(", ")
             );
         }
-        Ok((schema, Target::new(g, &self.env, self.env_file.clone())))
+        let mut target = Target::new(g, &self.env, self.env_file.clone());
+        target.layered = self.layered;
+        Ok((schema, target))
     }
 }
 
@@ -162,6 +169,7 @@ fn print_gen(plan: &complete::GenPlan, target: &Target) {
             Throwaway => ("THROWAWAY".into(), "demo only: replace before a real deploy".into()),
             NeedsValue { provided_by } => ("needs a value".into(), format!("from {provided_by}")),
             Optional => ("left out".into(), "optional".into()),
+            InConfig => ("in config/".into(), "config/common.env, config/<env>.env".into()),
         };
         table.add_row([i.name.clone(), i.plane.to_string(), action, detail, i.destination.clone()]);
     }

@@ -139,7 +139,7 @@ fn an_interrupted_rotation_leaves_the_old_files_intact() {
     for name in ["JWT_SECRET", "POSTGRES_PASSWORD"] {
         let args = xtask::secrets::RotateArgs {
             name: name.into(),
-            target: xtask::secrets::EnvTarget { env: "production".into(), env_file: None },
+            target: xtask::secrets::EnvTarget { env: "production".into(), env_file: None, layered: false },
             format: Default::default(),
         };
         let err = args

@@ -7,6 +7,7 @@ pub mod compose;
 pub mod divergence;
 pub mod env;
 pub mod sample;
+pub mod layers;
 pub mod schema;
 pub mod secret;
 mod template;

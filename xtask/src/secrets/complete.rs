@@ -27,6 +27,8 @@ pub enum Outcome {
     NeedsValue { provided_by: String },
     /// Optional and not generated: left out.
     Optional,
+    /// Layered mode: a non-secret value that belongs in `config/*.env`, not written here.
+    InConfig,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -107,6 +109,8 @@ pub fn plan(
         let destination = target.show(file.as_ref().unwrap_or(&target.env_file));
         let (value, outcome) = if current.has(&v.name) {
             (None, Outcome::Kept)
+        } else if target.layered && file.is_none() {
+            (None, Outcome::InConfig)
         } else if let Some((value, outcome)) = new.remove(&v.name) {
             (Some(value), outcome)
         } else {
@@ -140,7 +144,8 @@ pub fn plan(
         items.push(Item { name: v.name.clone(), plane: v.plane.as_str(), outcome, destination });
     }
     let mut writes = Vec::new();
-    if doc.text() != current.doc.text() || !current.env_file_exists {
+    let env_file_changed = doc.text() != current.doc.text() || !current.env_file_exists;
+    if env_file_changed && !target.layered {
         writes.push(FileWrite {
             path: target.env_file.clone(),
             bytes: doc.text().as_bytes().to_vec(),

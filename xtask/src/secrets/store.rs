@@ -26,6 +26,9 @@ pub struct Target {
     pub env_file: PathBuf,
     pub secrets_dir: PathBuf,
     pub meta_path: PathBuf,
+    /// Layered config (seed 001): every secret and generated value in `secrets/*.txt`,
+    /// non-secret config in `config/*.env`, no env file.
+    pub layered: bool,
 }
 
 impl Target {
@@ -37,13 +40,16 @@ impl Target {
             meta_path: root.join("deploy/secrets-meta.toml"),
             env: env.to_string(),
             root,
+            layered: false,
         }
     }
 
     /// Secrets delivered as files (Docker secrets, BuildKit secret sources) live in
     /// `secrets/<lowercase name>.txt`, never in the env file.
     pub fn secret_file(&self, v: &Variable) -> Option<PathBuf> {
-        let as_file = v.delivery == Delivery::File || v.plane == Plane::BuildSecret;
+        let as_file = v.delivery == Delivery::File
+            || v.plane == Plane::BuildSecret
+            || (self.layered && (v.plane.is_secret() || v.generator.is_some()));
         as_file.then(|| self.secrets_dir.join(format!("{}.txt", v.secret_file_name())))
     }
 
