@@ -178,6 +178,7 @@ fn build_server(opts: &BuildOptions) -> anyhow::Result<PathBuf> {
         .join("server-static");
     let mut env: BTreeMap<String, String> = opts.builder_env.clone();
     env.insert("RUSTFLAGS".into(), "-C target-feature=+crt-static".into());
+    env.insert("CARGO_PROFILE_RELEASE_STRIP".into(), "symbols".into());
     env.insert("CARGO_TARGET_DIR".into(), target_dir.display().to_string());
     duct::cmd("cargo", ["build", "--release", "-p", "server", "--target", SERVER_TARGET])
         .dir(&opts.root)
