@@ -65,3 +65,23 @@ fn a_tracked_env_file_fails_secrets_outside_vcs() {
     assert_eq!(code, 1);
     assert_eq!(verdict(&v, "secrets stored outside VCS"), "fail");
 }
+
+/// Real engine: the busybox base image has no USER, so it runs as root and fails the check.
+#[test]
+fn an_image_without_user_fails_the_non_root_check() {
+    let engine = xtask::engine::Engine::ensure().expect("the test Docker engine (cargo xtask test starts it)");
+    engine.ensure_base_image("busybox:1.36").expect("the local busybox base image");
+    let f = Fixture::new();
+    f.xtask(&["secrets", "gen", "--throwaway"]).expect(0);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["--project-dir"]).arg(f.root())
+        .args(["audit", "--image", "busybox:1.36", "--format", "json"])
+        .env("DOCKER_HOST", engine.docker_host())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = json["checks"].as_array().unwrap().iter().find(|c| c["item"] == "image runs as non-root").cloned().unwrap();
+    assert_eq!(check["verdict"], "fail", "{check}");
+    assert!(check["why"].as_str().unwrap().contains("USER"));
+}
