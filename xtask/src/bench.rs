@@ -29,7 +29,10 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self, _g: &Global) -> anyhow::Result<Status> {
-        anyhow::bail!("benchmark {:?} is not implemented yet", self.name)
+    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
+        match self.name {
+            Bench::Build => crate::bench_build::run(self.quick, self.format, g),
+            _ => anyhow::bail!("benchmark {:?} is not implemented yet", self.name),
+        }
     }
 }

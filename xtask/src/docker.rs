@@ -124,9 +124,21 @@ impl ImageEngine for BollardEngine {
         ));
         let driver = Moby::new(&self.docker);
         let input = ImageBuildLoadInput::Upload(bytes::Bytes::from(request.context_tar_gz.clone()));
-        let result = self
-            .rt
-            .block_on(driver.docker_build(&request.tag, opts.build(), input, None, None));
+        // bollard's BuildKit driver returns only when the solve ends (it exposes no status
+        // stream), so progress is a heartbeat with the elapsed time.
+        let start = std::time::Instant::now();
+        let result = self.rt.block_on(async {
+            let build = driver.docker_build(&request.tag, opts.build(), input, None, None);
+            tokio::pin!(build);
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    r = &mut build => break r,
+                    _ = tick.tick() => progress(&format!("buildkit: building {} ({}s)", request.tag, start.elapsed().as_secs())),
+                }
+            }
+        });
         // The secret files go away here, success or not.
         drop(files);
         result.map_err(|e| anyhow::anyhow!("{e}")).context("buildkit build failed")?;

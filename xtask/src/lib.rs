@@ -9,6 +9,7 @@ pub mod atomic;
 pub mod audit;
 pub mod clock;
 pub mod bench;
+pub mod bench_build;
 pub mod build_image;
 pub mod codegen;
 pub mod compose;
