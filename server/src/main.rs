@@ -21,17 +21,35 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let state = AppState::load(&ProcessEnv { secrets_dir: settings.secrets_dir.clone() }, read_build_info(&settings.build_info));
-    if let Some(level) = state.config().and_then(|c| c.log_level.as_deref()).and_then(Level::parse) {
+    let state = AppState::load(
+        &ProcessEnv {
+            secrets_dir: settings.secrets_dir.clone(),
+        },
+        read_build_info(&settings.build_info),
+    );
+    if let Some(level) = state
+        .config()
+        .and_then(|c| c.log_level.as_deref())
+        .and_then(Level::parse)
+    {
         log::set_level(level);
     }
     match &state.config {
-        Ok(_) => log::log(Level::Info, format_args!("config loaded for {}", state.environment)),
+        Ok(_) => log::log(
+            Level::Info,
+            format_args!("config loaded for {}", state.environment),
+        ),
         // Still serve: /health answers 503 with the names so the operator sees what to fix.
         Err(e) => log::log(Level::Error, format_args!("{e}")),
     }
     if !settings.public_dir.is_dir() {
-        log::log(Level::Warn, format_args!("public dir {} does not exist; only the API is served", settings.public_dir.display()));
+        log::log(
+            Level::Warn,
+            format_args!(
+                "public dir {} does not exist; only the API is served",
+                settings.public_dir.display()
+            ),
+        );
     }
 
     let listener = match tokio::net::TcpListener::bind(("0.0.0.0", settings.port)).await {
@@ -46,7 +64,10 @@ async fn main() -> ExitCode {
     }
     let router = app::router(Arc::new(state), &settings.public_dir);
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(shutdown()).await {
+    if let Err(e) = axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown())
+        .await
+    {
         eprintln!("error: serve: {e}");
         return ExitCode::FAILURE;
     }
@@ -59,7 +80,10 @@ fn read_build_info(path: &Path) -> Option<serde_json::Value> {
     match serde_json::from_str(&text) {
         Ok(v) => Some(v),
         Err(e) => {
-            log::log(Level::Warn, format_args!("build info {} is not JSON: {e}", path.display()));
+            log::log(
+                Level::Warn,
+                format_args!("build info {} is not JSON: {e}", path.display()),
+            );
             None
         }
     }
