@@ -81,7 +81,7 @@ impl VpsArgs {
         let schema = Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let env_path = self.env_file.clone().unwrap_or_else(|| root.join(compose::ENV_FILE_NAME));
         let shipment = envship::prepare(&schema, &env_path)?;
-        let engine = local_engine(&root)?;
+        let engine = local_engine()?;
         let info = engine
             .inspect(&self.image)?
             .with_context(|| format!("no local image {}; build it first: cargo xtask build-image", self.image))?;
@@ -113,7 +113,7 @@ impl VpsArgs {
             bail!("verify-env refused {}; fix the findings above, then deploy again", env_path.display());
         }
         progress(&format!("verify-image {}", self.image));
-        if verify::image(g, &self.image)? != Status::Ok {
+        if verify::image(g, &schema, &env_path, &engine, &self.image)? != Status::Ok {
             bail!("verify-image refused {}; rebuild it without the findings above", self.image);
         }
         let template = std::fs::read_to_string(root.join(compose::TEMPLATE_PATH))
@@ -170,10 +170,10 @@ fn print_outcome(plan: &plan::Plan, o: &Outcome) {
     }
 }
 
-/// The local engine that holds the image: the project's engine (see `engine.rs`).
-pub fn local_engine(root: &std::path::Path) -> anyhow::Result<BollardEngine> {
-    let engine = crate::engine::Engine::ensure_in(root).context("reach the local Docker engine")?;
-    BollardEngine::new(engine.client()?)
+/// The local engine that holds the image: the one `DOCKER_HOST` names, as for build-image
+/// and verify-image.
+pub fn local_engine() -> anyhow::Result<BollardEngine> {
+    BollardEngine::from_env()
 }
 
 /// `user@host` of whoever runs the deploy, for the lock and the audit log.

@@ -9,6 +9,14 @@ use std::path::Path;
 pub const SANDBOX_SSH_CONFIG: &str = "target/sandbox/ssh_config";
 
 pub fn ssh(root: &Path, target: &Target) -> anyhow::Result<Ssh> {
+    let mut ssh = connection(root, target)?;
+    if let Some(cfg) = &target.ssh_config {
+        ssh.config = Some(root.join(cfg));
+    }
+    Ok(ssh)
+}
+
+fn connection(root: &Path, target: &Target) -> anyhow::Result<Ssh> {
     Ok(match &target.connection {
         Connection::Sandbox => {
             // Written by the sandbox (xtask/src/sandbox.rs) with a `vps` Host entry.

@@ -82,12 +82,13 @@ pub fn execute(server: &dyn Remote, plan: &Plan, p: Payload<'_>, progress: &mut 
 
 fn retry(mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<()> {
     let mut last = Ok(());
-    for attempt in 0..10 {
+    // About a minute in all: long enough to outlast a short network cut.
+    for attempt in 1..=15u64 {
         last = f();
         if last.is_ok() {
             return last;
         }
-        std::thread::sleep(std::time::Duration::from_millis(500 * (attempt + 1)));
+        std::thread::sleep(std::time::Duration::from_secs(attempt.min(5)));
     }
     last
 }

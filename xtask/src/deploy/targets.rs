@@ -23,6 +23,8 @@ struct RawTarget {
     #[serde(default)]
     sandbox: bool,
     ssh_alias: Option<String>,
+    /// An ssh_config file to use instead of ~/.ssh/config (`ssh -F`), relative to the project.
+    ssh_config: Option<PathBuf>,
     host: Option<String>,
     user: Option<String>,
     port: Option<u16>,
@@ -62,6 +64,8 @@ pub enum Connection {
 pub struct Target {
     pub name: String,
     pub connection: Connection,
+    /// `ssh -F` file for this target (absolute, or relative to the project root).
+    pub ssh_config: Option<PathBuf>,
     pub app_dir: String,
     pub app_port: u16,
     pub health_url: String,
@@ -154,6 +158,7 @@ fn resolve(name: &str, raw: RawTarget) -> anyhow::Result<Target> {
     Ok(Target {
         name: name.to_string(),
         connection,
+        ssh_config: raw.ssh_config,
         app_dir: raw.app_dir.trim_end_matches('/').to_string(),
         app_port: raw.app_port,
         health_url: raw.health_url,

@@ -1,8 +1,10 @@
 //! The checks a deploy runs on what is about to ship: verify-env on the env file and
-//! verify-image on the image.
+//! verify-image on the image (with the env file's secret values as needles).
 
 use crate::cli::Global;
+use crate::docker::ImageEngine;
 use crate::output::Status;
+use crate::verify_image;
 use envfile::Schema;
 use std::path::Path;
 
@@ -31,7 +33,14 @@ fn file_secret_present(env_path: &Path, v: &envfile::Variable) -> bool {
             .exists()
 }
 
-/// verify-image on the image that ships.
-pub fn image(_g: &Global, _image: &str) -> anyhow::Result<Status> {
-    Ok(Status::Ok)
+/// verify-image on the image that ships: every layer, the config and the history scanned for
+/// the env file's secret values and the pattern rules. Findings go to stderr.
+pub fn image(g: &Global, schema: &Schema, env_path: &Path, engine: &dyn ImageEngine, image: &str) -> anyhow::Result<Status> {
+    let known = verify_image::known_values(schema, &verify_image::load_env(env_path)?);
+    let scanner = verify_image::scanner(&g.root(), known)?;
+    let verdict = verify_image::verify_image(engine, image, &scanner)?;
+    for f in &verdict.findings {
+        eprintln!("verify-image: {}", verify_image::finding_line(f));
+    }
+    Ok(Status::failed_if(verdict.has_errors()))
 }

@@ -1,0 +1,191 @@
+//! Shared fixture of the deploy tests: the real engine, the sandbox VPS, small test images
+//! built through BuildKit, a fixture project whose target is the sandbox, and a canary env file.
+
+#![allow(dead_code)]
+
+use anyhow::Context;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use xtask::docker::{BollardEngine, BuildRequest, ImageEngine, context_tar_gz};
+use xtask::engine::Engine;
+use xtask::remote::Remote;
+use xtask::sandbox::{Sandbox, VPS_IP};
+
+/// Secret values planted in every test env file; no output may contain them.
+pub const CANARY_JWT: &str = "canaryJWT7d41c2b9e8f05a36b1c9";
+pub const CANARY_PG: &str = "canaryPG2b8e4c6d1f3a5b7c9d0e";
+
+pub struct Fixture {
+    pub engine: Engine,
+    pub sandbox: Sandbox,
+    pub dir: tempfile::TempDir,
+    pub app_dir: String,
+    pub port: u16,
+}
+
+/// A test image: busybox httpd serving `/health` and a page naming `variant`; `healthy =
+/// false` makes one that prints its env (with a secret) and exits, so its health gate fails.
+pub fn image(engine: &Engine, variant: &str, healthy: bool, pad_mb: u32) -> anyhow::Result<String> {
+    let tag = format!("xtask-deploy-test:{variant}");
+    let images = BollardEngine::new(engine.client()?)?;
+    if images.inspect(&tag)?.is_some() {
+        return Ok(tag);
+    }
+    engine.ensure_base_image("busybox:1.36")?;
+    let pad = if pad_mb > 0 { format!("RUN head -c {}000000 /dev/urandom > /pad\n", pad_mb) } else { String::new() };
+    let cmd = if healthy {
+        r#"CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]"#.to_string()
+    } else {
+        r#"CMD ["sh", "-c", "echo starting with JWT_SECRET=$JWT_SECRET; echo fatal: cannot start; exit 3"]"#.to_string()
+    };
+    let dockerfile = format!(
+        "FROM busybox:1.36\n{pad}RUN mkdir -p /www && echo ok > /www/health && echo '<p id=\"status\">variant {variant}</p>' > /www/index.html\nUSER 10001:10001\n{cmd}\n"
+    );
+    let request = BuildRequest {
+        tag: tag.clone(),
+        context_tar_gz: context_tar_gz(&[("Dockerfile".into(), 0o644, dockerfile.into_bytes())])?,
+        ..BuildRequest::default()
+    };
+    images.build(&request, &mut |_| {}).with_context(|| format!("build {tag}"))?;
+    Ok(tag)
+}
+
+impl Fixture {
+    /// A fixture project in a temp dir whose `sandbox` target has its own app dir, port and
+    /// Compose project, so tests sharing the sandbox do not meet.
+    pub fn new(name: &str, port: u16) -> anyhow::Result<Fixture> {
+        let engine = Engine::ensure()?;
+        let sandbox = Sandbox::ensure()?;
+        let dir = tempfile::tempdir()?;
+        let root = xtask::engine::workspace_root();
+        std::fs::create_dir_all(dir.path().join("deploy"))?;
+        for f in ["deploy/env.schema.toml", "deploy/compose.template.yml", "deploy/leakscan-allow.toml"] {
+            std::fs::copy(root.join(f), dir.path().join(f)).with_context(|| format!("copy {f}"))?;
+        }
+        let app_dir = format!("/srv/test-{name}");
+        std::fs::write(
+            dir.path().join("deploy/targets.toml"),
+            format!(
+                "default = \"sandbox\"\n[target.sandbox]\nssh_alias = \"vps\"\nssh_config = \"{}\"\napp_dir = \"{app_dir}\"\napp_port = {port}\nhealth_url = \"http://127.0.0.1:{port}/health\"\nhealth_timeout_secs = 20\nkeep_releases = 2\nproject = \"t{name}\"\n",
+                sandbox.ssh_config().display()
+            ),
+        )?;
+        std::fs::write(
+            dir.path().join(".env.production"),
+            format!(
+                "VITE_SUPABASE_URL=https://demo.supabase.co\nVITE_SUPABASE_ANON_KEY=public-anon-key\nNODE_ENV=production\n\
+                 ALLOWED_ORIGINS=https://app.example.com\nRATE_LIMIT_MAX=100\nRATE_LIMIT_WINDOW_MS=60000\n\
+                 JWT_SECRET={CANARY_JWT}\nSUPABASE_SERVICE_ROLE_KEY=canarySRK5e6f7a8b9c0d1e2f3a4b\n\
+                 OPENROUTER_API_KEY=sk-or-canaryOR9f8e7d6c5b4a3928\nPOSTGRES_PASSWORD={CANARY_PG}\n\
+                 DATABASE_URL=postgres://app:{CANARY_PG}@db:5432/app\n"
+            ),
+        )?;
+        let f = Fixture { engine, sandbox, dir, app_dir, port };
+        f.ssh(&format!("rm -rf {0}; docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=t{name}) 2>/dev/null; true", f.app_dir))?;
+        Ok(f)
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        c.arg("--project-dir").arg(self.dir.path()).args(args);
+        c.env("DOCKER_HOST", self.engine.docker_host()).env("NO_COLOR", "1");
+        c
+    }
+
+    /// Run `deploy ARGS`, returning the output; panics if a canary shows in it.
+    pub fn xtask(&self, args: &[&str]) -> anyhow::Result<Output> {
+        let out = self.command(args).output()?;
+        assert_no_canary(&out.stdout, &out.stderr);
+        Ok(out)
+    }
+
+    pub fn ssh(&self, script: &str) -> anyhow::Result<String> {
+        let out = self.sandbox.ssh().run(script)?;
+        Ok(out.stdout_text().trim().to_string())
+    }
+
+    /// The page the app serves, fetched from the host like a visitor would.
+    pub fn page(&self) -> String {
+        let url = format!("http://{VPS_IP}:{}/", self.port);
+        let out = Command::new("curl").args(["-fsS", "-m", "5", &url]).output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    }
+
+    /// Remove an image from the server's engine by ID (every tag), so the next deploy sends it.
+    pub fn remove_on_server(&self, tag: &str) -> anyhow::Result<()> {
+        let images = BollardEngine::new(self.engine.client()?)?;
+        let id = images.inspect(tag)?.context("local image")?.id;
+        self.ssh(&format!("docker rmi -f {id} >/dev/null 2>&1; true"))?;
+        Ok(())
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+pub fn assert_no_canary(stdout: &[u8], stderr: &[u8]) {
+    for text in [String::from_utf8_lossy(stdout), String::from_utf8_lossy(stderr)] {
+        for c in [CANARY_JWT, CANARY_PG, "canarySRK", "canaryOR"] {
+            assert!(!text.contains(c), "a secret value leaked into the output:\n{text}");
+        }
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// A deploy running in the background whose stderr lines are collected as they come.
+pub struct Running {
+    pub child: Child,
+    pub lines: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn start(mut cmd: Command) -> anyhow::Result<Running> {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+        let stderr = child.stderr.take().context("stderr")?;
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let l2 = lines.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                l2.lock().unwrap().push(line);
+            }
+        });
+        Ok(Running { child, lines, reader: Some(reader) })
+    }
+
+    /// Wait (up to `secs`) until a stderr line contains `needle`.
+    pub fn wait_for(&self, needle: &str, secs: u64) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if self.lines.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
+    }
+
+    pub fn finish(mut self) -> anyhow::Result<(i32, String)> {
+        let mut stdout = String::new();
+        if let Some(mut s) = self.child.stdout.take() {
+            std::io::Read::read_to_string(&mut s, &mut stdout)?;
+        }
+        let status = self.child.wait()?;
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let stderr = self.lines.lock().unwrap().join("\n");
+        assert_no_canary(stdout.as_bytes(), stderr.as_bytes());
+        Ok((status.code().unwrap_or(-1), format!("{stdout}{stderr}")))
+    }
+}
+
+pub fn workspace() -> PathBuf {
+    xtask::engine::workspace_root()
+}
