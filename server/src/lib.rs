@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+pub mod format;
 pub mod jwt;
 pub mod limit;
 pub mod log;
