@@ -8,7 +8,6 @@ use crate::secrets::store::{Current, Target, default_env_file};
 use anyhow::Context;
 use envfile::{Schema, Secret};
 use serde::Serialize;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -179,72 +178,41 @@ pub fn hygiene(root: &Path, schema: &Schema) -> anyhow::Result<Vec<GitFinding>> 
     Ok(findings)
 }
 
-/// Every blob reachable from any ref, searched for the known values (the leakscan git
-/// source does the same with encodings; this is the plain-bytes check verify-git owns).
+/// Every blob (and commit message) reachable from any ref, searched for the known values
+/// in every encoding the scanner knows (raw, base64, hex, URL-encoded, ...), through the
+/// leakscan git source.
 pub fn history(root: &Path, known: &[(String, Secret)]) -> anyhow::Result<Vec<GitFinding>> {
     if known.is_empty() {
         return Ok(Vec::new());
     }
-    let mut c = git(root);
-    c.args(["rev-list", "--objects", "--all"]);
-    let listing = String::from_utf8_lossy(&git_output(c, "list git objects")?).into_owned();
-    let objects: Vec<(String, String)> = listing
-        .lines()
-        .filter_map(|l| l.split_once(' ').map(|(s, p)| (s.to_string(), p.to_string())))
+    let values = known
+        .iter()
+        .map(|(n, v)| leakscan::KnownValue { variable: n.clone(), value: v.expose().as_bytes().to_vec() })
         .collect();
-    let mut child = git(root)
-        .args(["cat-file", "--batch"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("run git cat-file")?;
-    let mut stdin = child.stdin.take().context("git cat-file stdin")?;
-    let ids: Vec<String> = objects.iter().map(|(s, _)| s.clone()).collect();
-    // Feed ids from a thread: cat-file's output would otherwise fill the pipe and block.
-    let feeder = std::thread::spawn(move || {
-        let mut w = std::io::BufWriter::new(&mut stdin);
-        for id in ids {
-            if writeln!(w, "{id}").is_err() {
-                break;
-            }
-        }
-        let _ = w.flush();
-    });
-    let mut out = BufReader::new(child.stdout.take().context("git cat-file stdout")?);
-    let mut hits = Vec::new();
-    for (sha, path) in &objects {
-        let mut header = String::new();
-        out.read_line(&mut header).context("read git cat-file")?;
-        let size: usize = header.split_whitespace().nth(2).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let mut body = vec![0u8; size + 1];
-        out.read_exact(&mut body).context("read git object")?;
-        for (name, value) in known {
-            if contains(&body[..size], value.expose().as_bytes()) {
-                hits.push((sha.clone(), path.clone(), name.clone(), value.masked()));
-            }
-        }
-    }
-    let _ = feeder.join();
-    let _ = child.wait();
+    let allow = leakscan::Allowlist::parse("").context("empty allowlist")?;
+    let scanner = leakscan::Scanner::new(leakscan::Needles::build(values, &allow), allow).with_patterns(false);
+    let report = leakscan::scan_git(&scanner, root).context("scan git history")?;
     let mut findings = Vec::new();
-    for (sha, path, name, masked) in hits {
-        let mut c = git(root);
-        c.args(["log", "--all", "--reverse", "--format=%H", "--find-object", &sha]);
-        let commits = String::from_utf8_lossy(&git_output(c, "find the commit of a leaked blob")?).into_owned();
+    for f in report.findings {
+        let leakscan::Location::Commit { commit, path } = &f.location else { continue };
+        if f.kind != leakscan::Kind::Known {
+            continue;
+        }
         findings.push(GitFinding {
             problem: Problem::InHistory,
-            path,
-            commit: commits.lines().next().map(str::to_string),
-            variable: Some(name),
-            masked: Some(masked),
+            path: path.clone(),
+            commit: Some(commit.clone()),
+            masked: known
+                .iter()
+                .find(|(n, _)| Some(n) == f.variable.as_ref())
+                .map(|(_, v)| match f.encoding.as_deref() {
+                    Some("raw") | None => v.masked(),
+                    Some(enc) => format!("{} ({enc})", v.masked()),
+                }),
+            variable: f.variable.clone(),
         });
     }
     Ok(findings)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]

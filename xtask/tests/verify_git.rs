@@ -61,3 +61,19 @@ fn a_tracked_env_file_and_a_missing_ignore_rule_are_reported() {
     let paths: Vec<String> = run.json()["findings"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
     assert!(paths.contains(&".env.production".to_string()) && paths.contains(&"secrets/postgres_password.txt".to_string()), "{paths:?}");
 }
+
+#[test]
+fn a_base64_encoded_secret_in_history_is_found_too() {
+    use base64::Engine;
+    let f = generated();
+    let jwt = support::value(&f.read(".env.production"), "SUPABASE_SERVICE_ROLE_KEY");
+    f.write("k8s/secret.yaml", &format!("data:\n  key: {}\n", base64::engine::general_purpose::STANDARD.encode(&jwt)));
+    f.git(&["add", "k8s/secret.yaml"]);
+    f.git(&["commit", "-qm", "manifest"]);
+    let run = f.xtask(&["verify-git", "--format", "json"]);
+    run.expect(1);
+    let finding = &run.json()["findings"][0];
+    assert_eq!(finding["path"], "k8s/secret.yaml");
+    assert_eq!(finding["variable"], "SUPABASE_SERVICE_ROLE_KEY");
+    assert!(finding["masked"].as_str().unwrap().contains("base64"), "{finding}");
+}
