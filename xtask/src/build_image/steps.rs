@@ -97,13 +97,25 @@ fn run_steps(
         build_args: BTreeMap::new(),
         labels: out.labels.clone(),
     };
-    t.time("image-build", false, || engine.build(&request, progress))?;
+    build_and_scan(engine, &request, &scanner, progress, out, t)
+}
 
+/// Build through BuildKit, then export and scan the image; a leaking image is removed so
+/// nobody can push or deploy it by accident.
+pub(crate) fn build_and_scan(
+    engine: &dyn ImageEngine,
+    request: &BuildRequest,
+    scanner: &leakscan::Scanner,
+    progress: &mut dyn FnMut(&str),
+    out: &mut BuildOutcome,
+    t: &mut Timer,
+) -> anyhow::Result<()> {
+    t.time("image-build", false, || engine.build(request, progress))?;
     progress("export and scan every layer, the config and the history");
-    let verdict = t.time("image-scan", true, || verify_image::verify_image(engine, &opts.tag, &scanner))?;
+    let verdict = t.time("image-scan", true, || verify_image::verify_image(engine, &request.tag, scanner))?;
     if verdict.has_errors() {
         out.refused_at = Some(Stage::ImageScan);
-        engine.remove(&opts.tag).context("remove the refused image")?;
+        engine.remove(&request.tag).context("remove the refused image")?;
     }
     out.image = Some(verdict);
     Ok(())
@@ -231,6 +243,83 @@ fn rfc3339_now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker::{Call, FakeEngine, ImageInfo};
+
+    const CANARY: &str = "canaryNPMtoken7e1d9b3f5a0c2468bd13";
+
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, path, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// A `docker save` export of one layer holding `file` with `content`.
+    fn docker_save(file: &str, content: &str) -> Vec<u8> {
+        let layer = tar_of(&[(file, content.as_bytes())]);
+        let config = br#"{"config":{"Env":["PATH=/bin"]},"history":[{"created_by":"COPY x /x"}],"rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let manifest = br#"[{"Config":"cfg.json","RepoTags":["app:1"],"Layers":["l1/layer.tar"]}]"#;
+        tar_of(&[("cfg.json", config), ("l1/layer.tar", &layer), ("manifest.json", manifest)])
+    }
+
+    fn fake(export: Vec<u8>) -> FakeEngine {
+        FakeEngine {
+            export_tar: std::sync::Arc::new(export),
+            info: Some(ImageInfo { id: "sha256:abc".into(), size: 1, tags: vec!["app:1".into()], labels: BTreeMap::new() }),
+            ..Default::default()
+        }
+    }
+
+    fn run_image_stage(engine: &FakeEngine) -> (anyhow::Result<()>, BuildOutcome) {
+        let scanner = leakscan::Scanner::new(
+            leakscan::Needles::build(vec![KnownValue { variable: "NPM_TOKEN".into(), value: CANARY.into() }], &Default::default()),
+            Default::default(),
+        );
+        let request = BuildRequest {
+            tag: "app:1".into(),
+            secrets: [("npm_token".to_string(), Secret::new(CANARY))].into(),
+            ..Default::default()
+        };
+        let mut out = BuildOutcome::default();
+        let mut steps = Vec::new();
+        let r = build_and_scan(engine, &request, &scanner, &mut |_| {}, &mut out, &mut Timer { steps: &mut steps });
+        (r, out)
+    }
+
+    #[test]
+    fn leaking_image_is_refused_and_removed() {
+        let engine = fake(docker_save("root/.npmrc", &format!("//registry/:_authToken={CANARY}\n")));
+        let (r, out) = run_image_stage(&engine);
+        r.unwrap();
+        assert_eq!(out.refused_at, Some(Stage::ImageScan));
+        let calls = engine.calls();
+        assert!(matches!(&calls[0], Call::Build { secret_ids, build_args, .. } if secret_ids == &["npm_token"] && build_args.is_empty()));
+        assert_eq!(&calls[1..], [Call::Inspect("app:1".into()), Call::Export("app:1".into()), Call::Remove("app:1".into())]);
+        let f = &out.image.as_ref().unwrap().findings;
+        assert!(f.iter().any(|f| f.variable.as_deref() == Some("NPM_TOKEN") && f.location.path() == "root/.npmrc"), "{f:?}");
+    }
+
+    #[test]
+    fn clean_image_is_kept() {
+        let engine = fake(docker_save("app/index.html", "<html>hello</html>"));
+        let (r, out) = run_image_stage(&engine);
+        r.unwrap();
+        assert_eq!(out.refused_at, None);
+        assert!(!engine.calls().contains(&Call::Remove("app:1".into())));
+    }
+
+    #[test]
+    fn failed_build_is_an_error_and_nothing_is_scanned() {
+        let engine = FakeEngine { fail_build: true, ..fake(Vec::new()) };
+        let (r, _) = run_image_stage(&engine);
+        assert!(r.is_err());
+        assert_eq!(engine.calls().len(), 1);
+    }
 
     #[test]
     fn userinfo_is_stripped_from_the_source_label() {
