@@ -155,7 +155,10 @@ fn print_human(o: &BuildOutcome) {
         }
     }
     match (o.refused_at, &o.image) {
-        (Some(stage), _) => println!("refused at {stage:?}: no image was kept (fix the findings above and run again)"),
+        (Some(stage), image) => println!(
+            "refused at {stage:?}: {} (fix the findings above and run again)",
+            if image.is_some() { "the image was removed" } else { "no image was built" }
+        ),
         (None, Some(v)) => println!(
             "built {} ({}, {:.1} MB): clean; {} known value(s) searched in {:.1} MB, {} finding(s)",
             o.tag,

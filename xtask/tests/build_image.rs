@@ -218,6 +218,24 @@ fn secret_in_a_public_vite_variable_is_refused() {
 }
 
 #[test]
+fn secret_smuggled_in_a_public_vite_value_is_caught_in_the_bundle() {
+    let e = engine();
+    let project = fixture_project(|_| {});
+    // A valid URL, so verify-env has nothing to say; the bundle scan must catch the key.
+    let url = format!("VITE_SUPABASE_URL=https://abcd1234.supabase.co/?k={}", envfile::sample::OPENROUTER_API_KEY);
+    let text = envfile::sample::production_env()
+        .lines()
+        .map(|l| if l.starts_with("VITE_SUPABASE_URL=") { url.clone() } else { l.to_string() })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let env_file = write_env(project.path(), &text);
+    let (code, stdout, stderr) = xtask(&e, project.path(), &["build-image", "--env-file", env_file.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("value of OPENROUTER_API_KEY") && stdout.contains("assets/index-"), "{stdout}");
+    assert!(stdout.contains("refused at DistScan"), "{stdout}");
+}
+
+#[test]
 fn secret_through_a_vite_define_is_caught_in_the_bundle() {
     let e = engine();
     // The config reads every variable of ../.env.production (prefix '') and inlines one:
