@@ -31,6 +31,7 @@ pub struct Args {
 impl Args {
     pub fn run(self, g: &Global) -> anyhow::Result<Status> {
         match self.name {
+            Bench::Env => crate::bench_env::run(self.quick, self.format, g),
             Bench::Build => crate::bench_build::run(self.quick, self.format, g),
             _ => anyhow::bail!("benchmark {:?} is not implemented yet", self.name),
         }

@@ -17,5 +17,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = envfile::compose::parse(text, &lookup);
+        for d in envfile::divergence::check(text) {
+            assert!(d.line >= 1 && d.line <= lines);
+        }
     }
 });

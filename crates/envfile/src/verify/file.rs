@@ -65,15 +65,14 @@ fn duplicates(ctx: &Ctx, out: &mut Vec<Finding>) {
     }
 }
 
-/// A `$` that starts a reference Compose interpolates (`$NAME`, `${`, `$$`) in an unquoted
-/// or double-quoted value: a password containing one silently changes.
+/// A `$` Compose interpolates in an unquoted or double-quoted value (`$name`, `$$`, `${`
+/// of a name the file does not define): a password containing one silently changes. A
+/// `${NAME}` reference to a variable defined earlier in the file is meant and not reported.
 fn dollars(ctx: &Ctx, out: &mut Vec<Finding>) {
-    for st in ctx.statements.iter().filter(|s| !s.inherited && s.quote != Some(b'\'')) {
+    let mut defined = std::collections::HashSet::new();
+    for st in ctx.statements.iter().filter(|s| !s.inherited) {
         let raw = &ctx.text[st.value_span.clone()];
-        let interpolates = raw.as_bytes().windows(2).any(|w| {
-            w[0] == b'$' && (w[1] == b'{' || w[1] == b'$' || w[1] == b'_' || w[1].is_ascii_alphabetic())
-        });
-        if interpolates {
+        if st.quote != Some(b'\'') && surprising_dollar(raw, &defined) {
             let name = st.entry.key.as_str();
             out.push(finding(
                 Severity::Warning,
@@ -81,8 +80,28 @@ fn dollars(ctx: &Ctx, out: &mut Vec<Finding>) {
                 Some(name),
                 Some(st.entry.line),
                 format!("{name}: Compose interpolates the `$` in this value (the container sees something else than the file says)"),
-                Some(format!("if the `$` is literal, single-quote the value: {name}='...'; if it is a reference, ignore this")),
+                Some(format!("if the `$` is literal, single-quote the value: {name}='...'; for a reference write ${{NAME}} with NAME set earlier in the file")),
             ));
         }
+        defined.insert(st.entry.key.as_str());
     }
+}
+
+fn surprising_dollar(raw: &str, defined: &std::collections::HashSet<&str>) -> bool {
+    let b = raw.as_bytes();
+    let name_len = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
+    (0..b.len()).any(|i| {
+        if b[i] != b'$' || i + 1 >= b.len() {
+            return false;
+        }
+        match b[i + 1] {
+            b'$' => true,
+            b'{' => {
+                let n = name_len(i + 2);
+                // `${NAME}` of a variable set earlier is a deliberate reference.
+                !(n > 0 && b.get(i + 2 + n) == Some(&b'}') && defined.contains(&raw[i + 2..i + 2 + n]))
+            }
+            c => c == b'_' || c.is_ascii_alphabetic(),
+        }
+    })
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 
 pub use strength::{SUPABASE_DEMO_JWT_SECRETS, estimated_bytes};
 pub use supabase::{Jwt, sign_hs256};
-pub use values::generator_text;
+pub use values::{generator_text, how_to_get};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -77,10 +77,14 @@ pub fn placeholder(value: &str, example: Option<&str>) -> Option<&'static str> {
     if example.is_some_and(|e| e == value) {
         return Some("the schema's example value");
     }
-    if t.starts_with('<') && t.ends_with('>') {
+    if let Some(open) = t.find('<')
+        && t[open..].contains('>')
+    {
         return Some("a <...> placeholder");
     }
-    if (t.starts_with("your") || t.contains("_your") || t.contains("-your")) && (t.contains("here") || t.contains("key") || t.contains("secret") || t.contains("token") || t.contains("password")) {
+    let your = t.starts_with("your") || t.contains("_your") || t.contains("-your") || t.contains("/your");
+    let filler = ["here", "key", "secret", "token", "password", "project", "domain"];
+    if your && filler.iter().any(|w| t.contains(w)) {
         return Some("a YOUR_..._HERE placeholder");
     }
     let words = ["changeme", "change-me", "change_me", "replaceme", "replace-me", "replace_me", "placeholder", "todo", "fixme", "dummy", "insert"];
@@ -112,7 +116,7 @@ mod tests {
 
     #[test]
     fn placeholders_and_denylist() {
-        for p in ["YOUR_API_KEY_HERE", "<generate>", "changeme", "sk-or-xxxxxxxx", "https://app.example.com", "your-super-secret-jwt-token-with-at-least-32-characters-long"] {
+        for p in ["YOUR_API_KEY_HERE", "<generate>", "postgres://app:<POSTGRES_PASSWORD>@db/app", "changeme", "sk-or-xxxxxxxx", "https://app.example.com", "https://your-project.supabase.co", "your-super-secret-jwt-token-with-at-least-32-characters-long"] {
             assert!(placeholder(p, None).is_some(), "{p}");
         }
         assert!(placeholder("k8Jd9s0Qm2", None).is_none());

@@ -84,7 +84,7 @@ fn did_you_mean<'a>(ctx: &'a Ctx, name: &str) -> Option<&'a str> {
 }
 
 /// How to obtain a proper value, from the schema's generator or provider.
-pub(crate) fn how_to_get(decl: &Variable) -> String {
+pub fn how_to_get(decl: &Variable) -> String {
     match (&decl.generator, &decl.provided_by) {
         (Some(g), _) => format!("generate it: {}", generator_text(g)),
         (None, Some(p)) => format!("get it from {p}"),
