@@ -82,6 +82,10 @@ pub struct GenArgs {
     /// deploy: providers reject them
     #[arg(long)]
     pub throwaway: bool,
+    /// A non-secret value to use where the schema has only a placeholder example, e.g.
+    /// `--set ALLOWED_ORIGINS=https://app.acme.io` (repeatable; refused for secrets)
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -138,7 +142,11 @@ impl GenArgs {
         let (schema, target) = self.target.resolve(g)?;
         let current = Current::load(&target, &schema)?;
         let meta = Meta::load(&target.meta_path)?;
-        let opts = complete::GenOptions { throwaway: self.throwaway };
+        let mut opts = complete::GenOptions { throwaway: self.throwaway, ..Default::default() };
+        for kv in &self.set {
+            let (k, v) = kv.split_once('=').with_context(|| format!("--set {kv}: expected NAME=VALUE"))?;
+            opts.set.insert(k.trim().to_string(), v.to_string());
+        }
         let plan = complete::plan(&schema, &target, &current, &meta, &opts, &mut rand::rng(), &SystemClock)?;
         complete::act(&plan, &target, &Writer::default()).context("write generated secrets")?;
         let incomplete = plan.incomplete();
@@ -165,8 +173,10 @@ fn print_gen(plan: &complete::GenPlan, target: &Target) {
         let (action, detail) = match &i.outcome {
             Kept => ("kept".to_string(), String::new()),
             Generated { generator, strength } => (format!("generated ({generator})"), strength.clone()),
+            Config { from } if from.starts_with("--") => ("set".into(), format!("from {from}")),
             Config { from } => ("set".into(), format!("schema {from} value")),
             Throwaway => ("THROWAWAY".into(), "demo only: replace before a real deploy".into()),
+            NeedsValue { provided_by } if provided_by.starts_with("pass ") => ("needs a value".into(), provided_by.clone()),
             NeedsValue { provided_by } => ("needs a value".into(), format!("from {provided_by}")),
             Optional => ("left out".into(), "optional".into()),
             InConfig => ("in config/".into(), "config/common.env, config/<env>.env".into()),

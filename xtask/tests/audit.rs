@@ -25,7 +25,7 @@ fn verdict(v: &[(String, String)], prefix: &str) -> String {
 #[test]
 fn a_generated_project_passes_and_unknowns_say_why() {
     let f = Fixture::new();
-    f.xtask(&["secrets", "gen", "--throwaway"]).expect(0);
+    f.xtask(&["secrets", "gen", "--throwaway", "--set", "ALLOWED_ORIGINS=https://app.acme.io"]).expect(0);
     let (code, v) = verdicts(&f);
     assert_eq!(code, 0, "{v:?}");
     for item in ["JWT secret", "CORS", "rate limit", "secrets stored outside VCS", "env and secret files private", "secrets rotated"] {
@@ -34,6 +34,15 @@ fn a_generated_project_passes_and_unknowns_say_why() {
     assert_eq!(verdict(&v, "image runs as non-root"), "unknown");
     let human = f.xtask(&["audit"]);
     assert!(human.stdout().contains("✔") && human.stdout().contains("--image"), "{}", human.stdout());
+}
+
+#[test]
+fn a_throwaway_demo_file_fails_cors_because_its_origin_is_plain_http() {
+    let f = Fixture::new();
+    f.xtask(&["secrets", "gen", "--throwaway"]).expect(0);
+    let (code, v) = verdicts(&f);
+    assert_eq!(code, 1);
+    assert_eq!(verdict(&v, "CORS"), "fail");
 }
 
 #[test]

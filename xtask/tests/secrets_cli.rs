@@ -166,3 +166,22 @@ fn status_shows_ages_and_exits_1_when_a_secret_is_overdue() {
     assert!(late.stdout().contains("OVERDUE"), "{}", late.stdout());
     assert!(late.stdout().contains("secrets rotate"));
 }
+
+#[test]
+fn placeholder_examples_need_set_and_set_refuses_secrets() {
+    let f = Fixture::new();
+    let run = f.xtask(&["secrets", "gen", "--format", "json"]);
+    run.expect(1);
+    let items = run.json()["items"].as_array().unwrap().clone();
+    let origins = items.iter().find(|i| i["name"] == "ALLOWED_ORIGINS").unwrap();
+    assert_eq!(origins["action"], "needs-value", "never the schema's example.com placeholder: {origins}");
+    assert!(origins["provided_by"].as_str().unwrap().contains("--set ALLOWED_ORIGINS="));
+    assert_eq!(items.iter().find(|i| i["name"] == "LOG_LEVEL").unwrap()["action"], "config");
+
+    let g = Fixture::new();
+    g.xtask(&["secrets", "gen", "--throwaway", "--set", "ALLOWED_ORIGINS=https://app.acme.io"]).expect(0);
+    assert_eq!(value(&g.read(".env.production"), "ALLOWED_ORIGINS"), "https://app.acme.io");
+    let refused = g.xtask(&["secrets", "gen", "--set", "JWT_SECRET=hunter2hunter2hunter2"]);
+    refused.expect(2);
+    assert!(refused.stderr().contains("command line") && !refused.all().contains("hunter2"), "{}", refused.all());
+}

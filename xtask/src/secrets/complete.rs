@@ -54,8 +54,11 @@ impl GenPlan {
     }
 }
 
+#[derive(Debug, Default)]
 pub struct GenOptions {
     pub throwaway: bool,
+    /// Non-secret values given on the command line (`--set NAME=VALUE`).
+    pub set: BTreeMap<String, String>,
 }
 
 /// Plan a `gen` run: pure apart from the randomness and clock handed in.
@@ -68,6 +71,16 @@ pub fn plan(
     rng: &mut dyn RngCore,
     clock: &dyn Clock,
 ) -> anyhow::Result<GenPlan> {
+    for name in opts.set.keys() {
+        let v = schema.get(name).ok_or_else(|| anyhow::anyhow!("--set {name}: not in the schema"))?;
+        if v.plane.is_secret() {
+            anyhow::bail!(
+                "--set {name}: secrets never go on the command line (shell history, process list); \
+                 put it in {} or let `secrets gen` generate it",
+                target.show(&target.env_file)
+            );
+        }
+    }
     let mut new: BTreeMap<String, (Secret, Outcome)> = BTreeMap::new();
     let lookup_in = |new: &BTreeMap<String, (Secret, Outcome)>, n: &str| {
         current.get(n).or_else(|| new.get(n).map(|(s, _)| s.clone()))
@@ -170,12 +183,27 @@ fn fill_by_hand(
     opts: &GenOptions,
     rng: &mut dyn RngCore,
 ) -> (Option<Secret>, Outcome) {
+    let required = v.is_required_in(env);
     if !v.plane.is_secret() {
+        if let Some(value) = opts.set.get(&v.name) {
+            return (Some(Secret::new(value.clone())), Outcome::Config { from: "--set".into() });
+        }
         if let Some((value, from)) = schema_value(v, env) {
             return (Some(Secret::new(value)), Outcome::Config { from: from.to_string() });
         }
+        // Only a placeholder example: a demo may run on the dev value, a real deploy needs
+        // the real one.
+        if let (true, Some(dev)) = (opts.throwaway && required, v.dev.as_deref()) {
+            return (Some(Secret::new(dev)), Outcome::Config { from: "dev (throwaway)".into() });
+        }
+        if required {
+            let hint = match &v.example {
+                Some(e) => format!("pass --set {}=VALUE (a real value like {e})", v.name),
+                None => format!("pass --set {}=VALUE", v.name),
+            };
+            return (None, Outcome::NeedsValue { provided_by: hint });
+        }
     }
-    let required = v.is_required_in(env);
     if v.plane.is_secret() && required && opts.throwaway {
         return (Some(generate::throwaway(v, rng)), Outcome::Throwaway);
     }
@@ -187,22 +215,26 @@ fn fill_by_hand(
     }
 }
 
-/// The non-secret value for `env`: `dev` in dev; elsewhere the `example`, unless it is an
-/// obvious placeholder ("your-project"), in which case the dev value keeps the file
-/// working (the demo runs on a local sandbox) until someone sets the real one.
+/// The non-secret value for `env`: `dev` in dev; elsewhere the schema's `example` when it
+/// is a real value ("info", "100"), never when verify-env would call it a placeholder
+/// (`https://app.example.com`, `https://your-project.supabase.co`).
 fn schema_value<'a>(v: &'a Variable, env: &str) -> Option<(&'a str, &'static str)> {
-    let dev = v.dev.as_deref().map(|d| (d, "dev"));
     if env == "dev" {
-        return dev.or(v.example.as_deref().map(|e| (e, "example")));
+        return v.dev.as_deref().map(|d| (d, "dev")).or(v.example.as_deref().map(|e| (e, "example")));
     }
-    let placeholder = |e: &str| {
-        let l = e.to_ascii_lowercase();
-        ["your-", "your_", "changeme", "<", "xxx", "todo"].iter().any(|p| l.contains(p))
-    };
-    match v.example.as_deref() {
-        Some(e) if !placeholder(e) => Some((e, "example")),
-        _ => dev,
-    }
+    v.example
+        .as_deref()
+        .filter(|e| !looks_like_placeholder(e))
+        .map(|e| (e, "example"))
+}
+
+/// The placeholder shapes verify-env rejects (kept in step with envfile's rule, which is
+/// private to that crate).
+fn looks_like_placeholder(value: &str) -> bool {
+    let l = value.to_ascii_lowercase();
+    ["example", "your", "xxx", "changeme", "change-me", "replace", "placeholder", "todo", "<"]
+        .iter()
+        .any(|p| l.contains(p))
 }
 
 fn header(schema: &Schema, target: &Target) -> String {
