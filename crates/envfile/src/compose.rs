@@ -184,7 +184,7 @@ pub(crate) fn parse_statements(
                 present: value.is_some(),
                 entry: Entry { key: key.to_string(), value: value.unwrap_or_default(), line },
                 // The line break that ended the key is not part of the statement.
-                span: start..value_start.saturating_sub(1).max(start),
+                span: start..key_part.key_end,
                 value_span: value_start..value_start,
                 quote: None,
                 inherited: true,
@@ -227,6 +227,8 @@ fn statement_start(text: &str, mut pos: usize) -> Option<usize> {
 
 struct KeyPart<'a> {
     key: &'a str,
+    /// Byte offset of the `=`, `:` or line break that ended the key.
+    key_end: usize,
     value_start: usize,
     inherited: bool,
     yaml_style: bool,
@@ -257,6 +259,7 @@ fn locate_key(text: &str, start: usize) -> Result<KeyPart<'_>, String> {
                 let value = after.trim_start_matches(is_space);
                 return Ok(KeyPart {
                     key,
+                    key_end: offset + i,
                     value_start: offset + i + 1 + (after.len() - value.len()),
                     inherited: c == '\n',
                     yaml_style: c == ':',
@@ -273,7 +276,7 @@ fn locate_key(text: &str, start: usize) -> Result<KeyPart<'_>, String> {
     }
     // No `=`, `:` or line break before the end of input: compose-go stores the text as the
     // value of the empty key (case bare-key-last-line-no-newline).
-    Ok(KeyPart { key: "", value_start: offset, inherited: false, yaml_style: false })
+    Ok(KeyPart { key: "", key_end: offset, value_start: offset, inherited: false, yaml_style: false })
 }
 
 type Extracted = (String, usize, usize, Option<u8>);

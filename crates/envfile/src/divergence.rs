@@ -73,7 +73,9 @@ fn rules(text: &str, st: &Statement, next_line: Option<usize>, out: &mut Vec<Div
             }
         }
     }
-    if raw[1.min(raw.len())..].contains('\n') {
+    // Skip the opening quote (ASCII) so only line breaks inside the value count.
+    let inner = if st.quote.is_some() { &raw[1..] } else { raw };
+    if inner.contains('\n') {
         note(out, "multiline", st, "a multi-line value: Compose v2 and python-dotenv keep the line breaks, other tools and shells read only the first line", "keep values on one line (base64-encode multi-line keys)");
     }
 }
@@ -154,6 +156,14 @@ mod tests {
     fn messages_never_carry_the_value() {
         for d in check("A=canary$1 b\nB='canary\\'x'\nC=canary value\n") {
             assert!(!d.message.contains("canary") && !d.fix.contains("canary"), "{d:?}");
+        }
+    }
+
+    /// Found by the fuzz target: slicing inside a multi-byte character.
+    #[test]
+    fn multibyte_values_and_blanks_do_not_panic() {
+        for text in ["\u{447}", "A\n\u{a0}B=1", "A\n\u{85}\u{85}B=\u{447}\n", "\u{447}=\u{447}\n"] {
+            let _ = check(text);
         }
     }
 
