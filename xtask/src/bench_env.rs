@@ -73,7 +73,7 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
     let dir = tempfile::tempdir().context("create a temp dir for the bench file")?;
     let path = dir.path().join(".env.production");
     std::fs::write(&path, &text).context("write the bench env file")?;
-    let args = crate::verify_env::Args { environment: "production".into(), env_file: Some(path), format: Format::Json };
+    let args = crate::verify_env::Args { environment: "production".into(), env_file: Some(path), layered: false, format: Format::Json };
     let verify_env_command_ms = median(|| { std::hint::black_box(args.check(g).ok()); }, runs.min(11));
 
     let figures = Figures {

@@ -24,6 +24,13 @@ pub struct ShowArgs {
     /// Print secret values in clear (only on a terminal you trust)
     #[arg(long)]
     pub reveal: bool,
+    /// Environment: with --explain, its layers (config/common.env, config/<NAME>.env,
+    /// secrets/*.txt) when config/ has them; else the file .env.<NAME>
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// Show the file (and line) that set each variable and what it overrides
+    #[arg(long)]
+    pub explain: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -57,7 +64,12 @@ impl ShowArgs {
         }
         let root = g.root();
         let schema = Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
-        let path = self.env_file.clone().unwrap_or_else(|| root.join(".env.production"));
+        if self.explain {
+            let env = self.env.as_deref().unwrap_or("production");
+            return crate::secrets::layered::explain(&root, &schema, env, self.env_file.as_deref(), self.reveal, self.format);
+        }
+        let default = format!(".env.{}", self.env.as_deref().unwrap_or("production"));
+        let path = self.env_file.clone().unwrap_or_else(|| root.join(default));
         let bytes = std::fs::read(&path).with_context(|| format!("read env file {}", path.display()))?;
         let lookup = |k: &str| std::env::var(k).ok();
         let entries = match compose::parse_bytes(&bytes, &lookup) {

@@ -44,7 +44,7 @@ pub struct EnvTarget {
     /// Environment (from the schema's meta.environments)
     #[arg(long = "env", value_name = "NAME", default_value = "production")]
     pub env: String,
-    /// Env file to create or update [default: .env.<env>, .env for dev]
+    /// Env file to create or update [default: .env.<env>]
     #[arg(long, value_name = "PATH", conflicts_with = "layered")]
     pub env_file: Option<PathBuf>,
     /// Layered config (seed 001): secrets and generated values in secrets/<name>.txt, config
@@ -67,6 +67,29 @@ impl EnvTarget {
         target.layered = self.layered;
         Ok((schema, target))
     }
+}
+
+/// verify-env's rotation warnings: one `rotation-overdue` warning per secret of `env` past
+/// its rotation period in `deploy/secrets-meta.toml` (none when the file is absent).
+pub fn rotation_findings(root: &std::path::Path, schema: &Schema, env: &str) -> anyhow::Result<Vec<envfile::Finding>> {
+    let overdue = overdue_in(root, schema, env, &SystemClock).context("read deploy/secrets-meta.toml")?;
+    Ok(overdue
+        .into_iter()
+        .map(|a| envfile::Finding {
+            severity: envfile::Severity::Warning,
+            code: "rotation-overdue",
+            message: format!(
+                "{} was last rotated {} ({} days ago); its rotation period is {} days",
+                a.name,
+                a.since.as_deref().unwrap_or("?"),
+                a.age_days.unwrap_or(0),
+                a.rotation_days
+            ),
+            hint: Some(format!("cargo xtask secrets rotate {} --env {env} (see docs/guides/secrets.md)", a.name)),
+            variable: Some(a.name),
+            line: None,
+        })
+        .collect())
 }
 
 pub fn load_schema(g: &Global) -> anyhow::Result<Schema> {

@@ -16,8 +16,12 @@ pub struct Args {
     #[arg(long = "env", value_name = "NAME", default_value = "production")]
     pub environment: String,
     /// Env file to check [default: <project>/.env.<NAME>]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "layered")]
     pub env_file: Option<PathBuf>,
+    /// Check the layered config (config/common.env + config/<NAME>.env + secrets/*.txt)
+    /// instead of one env file
+    #[arg(long)]
+    pub layered: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -62,6 +66,9 @@ impl Args {
                 schema.meta.environments.join(", ")
             );
         }
+        if self.layered {
+            return crate::secrets::layered::verify(&root, &schema, &self.environment);
+        }
         let path = self.env_file.clone().unwrap_or_else(|| root.join(format!(".env.{}", self.environment)));
         let bytes = std::fs::read(&path).with_context(|| {
             format!("read env file {} (create it from .env.production.example, or pass --env-file)", path.display())
@@ -69,7 +76,8 @@ impl Args {
         let facts = facts(&root, &path, &schema)?;
         // Compose on the server interpolates from that shell's environment, unknown here:
         // references resolve to nothing, so the check does not depend on this machine.
-        let findings = envfile::verify::verify(&schema, &self.environment, &bytes, &|_| None, &facts);
+        let mut findings = envfile::verify::verify(&schema, &self.environment, &bytes, &|_| None, &facts);
+        findings.extend(crate::secrets::rotation_findings(&root, &schema, &self.environment)?);
         let count = |s| findings.iter().filter(|f| f.severity == s).count();
         let summary = Summary {
             file: display_path(&root, &path),

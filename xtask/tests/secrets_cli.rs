@@ -62,10 +62,10 @@ fn gen_without_throwaway_reports_provider_keys_and_exits_1() {
 }
 
 #[test]
-fn gen_for_dev_writes_dot_env_with_dev_values() {
+fn gen_for_dev_writes_its_own_file_with_dev_values() {
     let f = Fixture::new();
     f.xtask(&["secrets", "gen", "--env", "dev"]).expect(0);
-    let env = f.read(".env");
+    let env = f.read(".env.dev");
     assert_eq!(value(&env, "NODE_ENV"), "development");
     assert_eq!(value(&env, "ALLOWED_ORIGINS"), "http://localhost:5173");
     f.xtask(&["secrets", "gen", "--env", "staging"]).expect(2);

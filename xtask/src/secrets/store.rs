@@ -8,14 +8,10 @@ use envfile::{Delivery, Plane, Schema, Secret, Variable};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The env file an environment uses when `--env-file` is not given. Dev uses `.env`, which
-/// is git-ignored like `.env.production`; the web app's Vite config must point its envDir
-/// elsewhere so it never loads it.
+/// The env file an environment uses when `--env-file` is not given: `.env.<env>`, the same
+/// default as verify-env (git-ignored by the `.env.*` rule).
 pub fn default_env_file(root: &Path, env: &str) -> PathBuf {
-    match env {
-        "dev" => root.join(".env"),
-        other => root.join(format!(".env.{other}")),
-    }
+    root.join(format!(".env.{env}"))
 }
 
 /// The files one environment's values live in.
