@@ -35,6 +35,10 @@ pub enum SecretsCommand {
     /// (exit 1 when one is overdue)
     Status(StatusArgs),
     /// Export runtime secrets and config to Docker Swarm secrets or a Kubernetes manifest
+    ///
+    /// With `--to k8s` and no `--output`, the manifest, secret values included, goes to
+    /// stdout because that is what you asked for: pipe it (`| kubectl apply -f -`), never
+    /// into a log. `--dry-run` and every other output show names and sizes only.
     Export(export::Args),
 }
 
@@ -44,7 +48,7 @@ pub struct EnvTarget {
     /// Environment (from the schema's meta.environments)
     #[arg(long = "env", value_name = "NAME", default_value = "production")]
     pub env: String,
-    /// Env file to create or update [default: .env.<env>]
+    /// Env file of the environment [default: .env.<env>]
     #[arg(long, value_name = "PATH", conflicts_with = "layered")]
     pub env_file: Option<PathBuf>,
     /// Layered config (seed 001): secrets and generated values in secrets/<name>.txt, config

@@ -94,7 +94,10 @@ impl Args {
                 };
                 println!("✗ {}: {what}", f.path);
             }
-            if findings.is_empty() {
+            if findings.is_empty() && known.is_empty() {
+                println!("✔ real env and secret files are ignored and untracked");
+                println!("  no secret values known yet (no env file or secrets/*.txt), so history was not searched");
+            } else if findings.is_empty() {
                 println!("✔ real env and secret files are ignored and untracked; none of {} known secret values is in git history", known.len());
             } else {
                 println!("\n{REMEDIATION}");
