@@ -4,7 +4,7 @@
 //! anywhere refuses the image (and removes it).
 
 mod stage;
-mod steps;
+pub mod steps;
 
 use crate::cli::Global;
 use crate::docker::{BollardEngine, ImageEngine};

@@ -289,7 +289,7 @@ pub fn context_tar_gz(entries: &[(String, u32, Vec<u8>)]) -> anyhow::Result<Vec<
             .with_context(|| format!("add {path} to the build context"))?;
     }
     let gz = tar.into_inner().context("finish the build context tar")?;
-    Ok(gz.finish().context("compress the build context")?)
+    gz.finish().context("compress the build context")
 }
 
 #[cfg(test)]

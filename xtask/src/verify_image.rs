@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Env file whose secret values are searched for (default: <project>/.env.production
-    /// when it exists; without one only the pattern rules run)
+    /// when it exists), besides secrets/ files and build secrets from the environment;
+    /// with none of them only the pattern rules run
     #[arg(long, value_name = "PATH")]
     pub env_file: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
@@ -102,13 +103,16 @@ pub fn default_env_file(root: &Path, flag: Option<PathBuf>) -> Option<PathBuf> {
 impl Args {
     pub fn run(self, g: &Global) -> anyhow::Result<Status> {
         let root = g.root();
-        let known = match default_env_file(&root, self.env_file) {
-            Some(path) => {
-                let schema = Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
-                known_values(&schema, &load_env(&path)?)
-            }
-            None => Vec::new(),
+        let schema = Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
+        let env = match default_env_file(&root, self.env_file) {
+            Some(path) => load_env(&path)?,
+            None => Env::default(),
         };
+        // Also the file-delivered secrets in secrets/ and the build secrets (NPM_TOKEN from
+        // this shell or secrets/npm_token.txt): none of them may be in an image either.
+        let builder_env = std::env::vars().collect();
+        let build = crate::build_image::steps::build_secrets(&schema, &root, &builder_env);
+        let known = crate::build_image::steps::known_values(&schema, &env, &root, &build);
         let scanner = scanner(&root, known)?;
         let engine = BollardEngine::from_env()?;
         let verdict = verify_image(&engine, &self.image, &scanner)?;

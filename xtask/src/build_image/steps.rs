@@ -40,7 +40,7 @@ fn run_steps(
         out.refused_at = Some(Stage::VerifyEnv);
         return Ok(());
     }
-    let build_secrets = build_secrets(&schema, opts);
+    let build_secrets = build_secrets(&schema, &opts.root, &opts.builder_env);
     let known = known_values(&schema, &env, &opts.root, &build_secrets);
     let scanner = verify_image::scanner(&opts.root, known)?;
 
@@ -149,16 +149,15 @@ fn secret_file(root: &Path, name: &str) -> Option<PathBuf> {
 /// Build secrets by mount id (`npm_token`): from the builder's environment, else
 /// `secrets/<id>.txt`. A missing one is simply not mounted (the Dockerfile decides whether
 /// it is required).
-fn build_secrets(schema: &Schema, opts: &BuildOptions) -> BTreeMap<String, Secret> {
+pub fn build_secrets(schema: &Schema, root: &Path, builder_env: &BTreeMap<String, String>) -> BTreeMap<String, Secret> {
     schema
         .in_plane(Plane::BuildSecret)
         .filter_map(|v| {
             let id = v.secret_file_name();
-            let value = opts
-                .builder_env
+            let value = builder_env
                 .get(&v.name)
                 .cloned()
-                .or_else(|| secret_file(&opts.root, &id).and_then(|p| std::fs::read_to_string(p).ok()).map(|s| s.trim_end().to_string()))?;
+                .or_else(|| secret_file(root, &id).and_then(|p| std::fs::read_to_string(p).ok()).map(|s| s.trim_end().to_string()))?;
             (!value.is_empty()).then(|| (id, Secret::new(value)))
         })
         .collect()
@@ -166,7 +165,7 @@ fn build_secrets(schema: &Schema, opts: &BuildOptions) -> BTreeMap<String, Secre
 
 /// Every secret the image and bundle must not hold: the env file's secrets, file-delivered
 /// secrets from `secrets/`, and the build secrets.
-fn known_values(schema: &Schema, env: &Env, root: &Path, build: &BTreeMap<String, Secret>) -> Vec<KnownValue> {
+pub fn known_values(schema: &Schema, env: &Env, root: &Path, build: &BTreeMap<String, Secret>) -> Vec<KnownValue> {
     let mut known = verify_image::known_values(schema, env);
     for v in schema.vars.iter().filter(|v| v.plane == Plane::Secret && v.delivery == envfile::Delivery::File) {
         if let Some(text) = secret_file(root, &v.secret_file_name()).and_then(|p| std::fs::read_to_string(p).ok()) {
