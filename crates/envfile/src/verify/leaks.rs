@@ -52,26 +52,47 @@ fn public_secrets(ctx: &Ctx, out: &mut Vec<Finding>) {
 
 /// Two variables holding one secret value: a leak of either leaks both, and rotating one
 /// silently breaks the other. A declared `derived_from` copy is expected, not reuse.
+/// Equal values are grouped through a map and containment is only tested for the schema's
+/// secrets, so a 1,000-variable file stays linear.
 fn reuse(ctx: &Ctx, out: &mut Vec<Finding>) {
     let vars: Vec<_> = ctx.env.iter().filter(|v| !v.name.starts_with("VITE_") && v.value.len() >= 8).collect();
-    for (i, a) in vars.iter().enumerate() {
-        for b in &vars[i + 1..] {
-            if !(ctx.is_secret(&a.name) || ctx.is_secret(&b.name)) || derived(ctx, &a.name, &b.name) {
-                continue;
-            }
-            let (av, bv) = (a.value.expose(), b.value.expose());
-            let contained = |x: &str, y: &str| x.len() >= 12 && y.contains(x);
-            if av == bv || contained(av, bv) || contained(bv, av) {
-                out.push(finding(
-                    Severity::Error,
-                    "secret-reuse",
-                    Some(&b.name),
-                    Some(b.line),
-                    format!("{} and {} (line {}) share one secret value", b.name, a.name, a.line),
-                    Some(format!("give each its own value (cargo xtask secrets gen); if {} is built from {}, declare derived_from in the schema", b.name, a.name)),
-                ));
+    let secret: Vec<bool> = vars.iter().map(|v| ctx.is_secret(&v.name)).collect();
+    let mut pairs = std::collections::BTreeSet::new();
+    let mut by_value: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    for (i, v) in vars.iter().enumerate() {
+        by_value.entry(v.value.expose()).or_default().push(i);
+    }
+    for group in by_value.values() {
+        for (n, &a) in group.iter().enumerate() {
+            for &b in &group[n + 1..] {
+                pairs.insert((a.min(b), a.max(b)));
             }
         }
+    }
+    // A declared secret's value inside another variable (e.g. a password inside a URL).
+    for (i, v) in vars.iter().enumerate().filter(|(_, v)| ctx.schema.get(&v.name).is_some_and(|d| d.plane.is_secret())) {
+        if v.value.len() < 12 {
+            continue;
+        }
+        for (j, w) in vars.iter().enumerate() {
+            if i != j && w.value.expose().contains(v.value.expose()) {
+                pairs.insert((i.min(j), i.max(j)));
+            }
+        }
+    }
+    for (i, j) in pairs {
+        let (a, b) = (vars[i], vars[j]);
+        if !(secret[i] || secret[j]) || derived(ctx, &a.name, &b.name) {
+            continue;
+        }
+        out.push(finding(
+            Severity::Error,
+            "secret-reuse",
+            Some(&b.name),
+            Some(b.line),
+            format!("{} and {} (line {}) share one secret value", b.name, a.name, a.line),
+            Some(format!("give each its own value (cargo xtask secrets gen); if {} is built from {}, declare derived_from in the schema", b.name, a.name)),
+        ));
     }
 }
 

@@ -77,6 +77,9 @@ fn did_you_mean<'a>(ctx: &'a Ctx, name: &str) -> Option<&'a str> {
     ctx.schema
         .vars
         .iter()
+        // A typo keeps the length within a few characters; skipping the rest keeps a file of
+        // a thousand unknown names fast.
+        .filter(|v| v.name.len().abs_diff(name.len()) <= 3)
         .map(|v| (strsim::jaro_winkler(&v.name, name), v.name.as_str()))
         .filter(|(score, _)| *score >= 0.85)
         .max_by(|a, b| a.0.total_cmp(&b.0))
