@@ -69,7 +69,7 @@ pub struct BuildOutcome {
     pub tag: String,
     /// `None` when the image was built and passed every check.
     pub refused_at: Option<Stage>,
-    pub env_findings: Vec<envfile::verify::Finding>,
+    pub env_findings: Vec<envfile::Finding>,
     pub frontend_refusals: Vec<Refusal>,
     pub dist_findings: Vec<leakscan::Finding>,
     pub lint_findings: Vec<LintFinding>,

@@ -6,7 +6,7 @@ use crate::docker::{BuildRequest, ImageEngine};
 use crate::{dockerfile_lint, frontend, verify_image};
 use anyhow::Context;
 use envfile::env::Env;
-use envfile::verify::{Facts, Severity};
+use envfile::Severity;
 use envfile::{Plane, Schema, Secret};
 use leakscan::KnownValue;
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,7 +33,7 @@ fn run_steps(
     let schema = Schema::load(&opts.root.join("deploy/env.schema.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     progress(&format!("verify-env {}", opts.env_file.display()));
-    let (env, findings) = t.time("verify-env", true, || verify_env(opts, &schema))?;
+    let (env, findings) = t.time("verify-env", true, || verify_env(opts))?;
     let refuse = findings.iter().any(|f| f.severity == Severity::Error);
     out.env_findings = findings;
     if refuse {
@@ -121,24 +121,18 @@ pub(crate) fn build_and_scan(
     Ok(())
 }
 
-/// verify-env as a library call: the env file's findings for `opts.environment`.
-fn verify_env(opts: &BuildOptions, schema: &Schema) -> anyhow::Result<(Env, Vec<envfile::verify::Finding>)> {
-    let bytes = std::fs::read(&opts.env_file).with_context(|| {
-        format!("read env file {} (create it with `cargo xtask secrets gen`)", opts.env_file.display())
-    })?;
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&opts.env_file).ok().map(|m| m.permissions().mode() & 0o777);
-    let secret_files = schema
-        .vars
-        .iter()
-        .filter(|v| secret_file(&opts.root, &v.secret_file_name()).is_some())
-        .map(|v| v.name.clone())
-        .collect();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let facts = Facts { mode, git: None, now, secret_files };
-    let findings = envfile::verify::verify(schema, &opts.environment, &bytes, &|_| None, &facts);
+/// verify-env as a library call (the same facts, git state included, and rules as
+/// `cargo xtask verify-env`), plus the parsed env file.
+fn verify_env(opts: &BuildOptions) -> anyhow::Result<(Env, Vec<envfile::Finding>)> {
+    let check = crate::verify_env::Args {
+        environment: opts.environment.clone(),
+        env_file: Some(opts.env_file.clone()),
+        layered: false,
+        format: crate::output::Format::Json,
+    };
+    let report = check.check(&crate::cli::Global { project_dir: Some(opts.root.clone()) }).context("verify-env")?;
     let env = verify_image::load_env(&opts.env_file)?;
-    Ok((env, findings))
+    Ok((env, report.findings))
 }
 
 /// `secrets/<name>.txt` or `secrets/<name>` when it exists.
