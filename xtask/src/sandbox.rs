@@ -25,7 +25,10 @@ struct Layout {
 
 impl Layout {
     fn new(root: &Path) -> Layout {
-        let dir = root.join("target/sandbox");
+        Layout::at(sandbox_dir(root))
+    }
+
+    fn at(dir: PathBuf) -> Layout {
         let engine = Dockerd {
             state_dir: dir.join("docker"),
             prefix: Vec::new(),
@@ -60,6 +63,18 @@ impl Layout {
         let mut mount = OsString::from("--mount=");
         mount.push(self.mount_handle());
         vec!["nsenter".into(), format!("--net=/run/netns/{NETNS}").into(), mount, "--".into()]
+    }
+}
+
+/// Environment variable naming the sandbox's state dir; `cargo xtask test` exports it so
+/// the tests use the sandbox it started, whichever checkout they were built in.
+pub const SANDBOX_DIR_VAR: &str = "XTASK_SANDBOX_DIR";
+
+/// `XTASK_SANDBOX_DIR`, else `<root>/target/sandbox`.
+fn sandbox_dir(root: &Path) -> PathBuf {
+    match std::env::var_os(SANDBOX_DIR_VAR) {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => root.join("target/sandbox"),
     }
 }
 
@@ -154,14 +169,21 @@ impl Sandbox {
         }
     }
 
-    /// Up = sshd is the recorded process and the engine answers on its socket. Not a TCP
+    /// Up = sshd and dockerd are the recorded processes. Not a TCP
     /// probe: while a test has cut the network on purpose the sandbox is still up, and a
     /// restart by another test process would pull it from under that test.
     fn is_up(&self) -> bool {
         let l = &self.layout;
         let sshd_ok = provision::read_pid(&l.sshd_pidfile())
             .is_some_and(|pid| provision::pid_is_ours(pid, &l.sshd_config().display().to_string()));
-        sshd_ok && l.engine.answers() && l.state_file().exists()
+        // A running but slow engine still counts: tearing it down would pull the sandbox
+        // from under whoever is using it.
+        sshd_ok && l.state_file().exists() && (l.engine.running() || l.engine.answers())
+    }
+
+    /// The sandbox's state directory (holds `ssh_config`, `state`, the VPS's files).
+    pub fn dir(&self) -> &Path {
+        &self.layout.dir
     }
 
     /// Stop the sandbox of `root` if one was started there (no-op otherwise).
@@ -335,7 +357,7 @@ mod tests {
 
     #[test]
     fn layout_keeps_everything_under_target_sandbox() {
-        let l = Layout::new(Path::new("/w"));
+        let l = Layout::at(PathBuf::from("/w/target/sandbox"));
         assert_eq!(l.engine.socket(), Path::new("/w/target/sandbox/docker/docker.sock"));
         assert_eq!(l.ssh_config(), Path::new("/w/target/sandbox/ssh_config"));
         assert_eq!(l.nsenter_args()[0], "nsenter");

@@ -79,14 +79,22 @@ impl Args {
         eprintln!("  ssh -F {} vps ({}:{})", sandbox.ssh_config().display(), sandbox.host(), sandbox.port());
 
         if self.provision_only {
-            eprintln!("test: provisioned; run `cargo test --workspace` with {}={}", engine::DOCKER_HOST_VAR, engine.docker_host());
+            eprintln!(
+                "test: provisioned; to run tests by hand: export {}={} {}={}",
+                engine::DOCKER_HOST_VAR,
+                engine.docker_host(),
+                crate::sandbox::SANDBOX_DIR_VAR,
+                sandbox.dir().display()
+            );
             return Ok(Status::Ok);
         }
+        // --no-fail-fast: one failing test binary must not hide the results of the others.
         phase(5, "cargo test --workspace");
         let extra = &self.cargo_args;
         let host = engine.docker_host();
-        let ok = cmd!(sh, "cargo test --workspace --locked {extra...}")
+        let ok = cmd!(sh, "cargo test --workspace --locked --no-fail-fast {extra...}")
             .env(engine::DOCKER_HOST_VAR, &host)
+            .env(crate::sandbox::SANDBOX_DIR_VAR, sandbox.dir())
             .run()
             .is_ok();
         eprintln!("test: {}", if ok { "all tests passed" } else { "TESTS FAILED (see above)" });

@@ -49,6 +49,12 @@ impl Dockerd {
         ping(&self.socket())
     }
 
+    /// Whether the process recorded in the pidfile is still this daemon (it may be alive
+    /// but slow to answer on a loaded machine).
+    pub fn running(&self) -> bool {
+        read_pid(&self.pidfile()).is_some_and(|pid| pid_is_ours(pid, &self.needle()))
+    }
+
     /// Whether its bridge (if it has one of its own) still exists: without it every
     /// container start fails although the daemon answers.
     pub fn bridge_present(&self) -> bool {
@@ -73,6 +79,12 @@ impl Dockerd {
                 // Started by someone else and still coming up (or hung): give it time.
                 return self.wait_until_up(pid);
             }
+        }
+        // Someone listens on the socket but answered slowly (a loaded machine): that is a
+        // live engine. Starting a second dockerd on the same path would unlink its socket
+        // and leave it running but unreachable, so wait for it instead.
+        if UnixStream::connect(&socket).is_ok() {
+            return self.wait_until_answering(None);
         }
         // Leftovers of a daemon that died: dockerd refuses a pidfile, and a stale socket
         // would make a later probe hang on a dead path.
@@ -132,24 +144,34 @@ impl Dockerd {
     }
 
     fn wait_until_up(&self, pid: u32) -> anyhow::Result<u32> {
+        self.wait_until_answering(Some(pid))?;
+        Ok(pid)
+    }
+
+    /// Wait up to 90 s for a ping answer; with a PID, fail early when that process exits.
+    /// Returns the PID from the pidfile (0 when there is none).
+    fn wait_until_answering(&self, pid: Option<u32>) -> anyhow::Result<u32> {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(90) {
             if self.answers() {
-                return Ok(pid);
+                return Ok(read_pid(&self.pidfile()).unwrap_or(0));
             }
-            if !pid_is_ours(pid, &self.needle()) {
+            if let Some(pid) = pid.filter(|p| !pid_is_ours(*p, &self.needle())) {
                 bail!("dockerd (pid {pid}) exited; its log ({}):\n{}", self.log().display(), tail_file(&self.log(), 20));
             }
             std::thread::sleep(Duration::from_millis(150));
         }
-        bail!("dockerd (pid {pid}) did not answer on {} within 90 s; its log:\n{}", self.socket().display(), tail_file(&self.log(), 20))
+        bail!("dockerd ({pid:?}) did not answer on {} within 90 s; its log:\n{}", self.socket().display(), tail_file(&self.log(), 20))
     }
 
     /// Stop the daemon if the recorded PID is still this daemon. Returns whether it ran.
     pub fn stop(&self) -> bool {
         let stopped = read_pid(&self.pidfile())
             .is_some_and(|pid| provision::stop_pid(pid, &self.needle(), Duration::from_secs(40)));
-        let _ = std::fs::remove_file(self.socket());
+        // Never unlink a socket something still listens on: that orphans a live daemon.
+        if stopped || UnixStream::connect(self.socket()).is_err() {
+            let _ = std::fs::remove_file(self.socket());
+        }
         if let (true, Some((name, _))) = (stopped, &self.bridge) {
             // Only our own, uniquely named bridge; dockerd leaves it behind on exit.
             let _ = Command::new("ip").args(["link", "del", name]).stderr(Stdio::null()).status();
@@ -183,8 +205,10 @@ fn ensure_bridge(name: &str, cidr: &str) -> anyhow::Result<()> {
 pub fn ping(socket: &Path) -> bool {
     let probe = || -> std::io::Result<bool> {
         let mut s = UnixStream::connect(socket)?;
-        s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        s.set_write_timeout(Some(Duration::from_secs(5)))?;
+        // Generous: on a loaded 2-core machine a healthy engine can take seconds to answer,
+        // and "no answer" leads callers to start or restart things.
+        s.set_read_timeout(Some(Duration::from_secs(20)))?;
+        s.set_write_timeout(Some(Duration::from_secs(20)))?;
         s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")?;
         let mut buf = Vec::new();
         s.take(4096).read_to_end(&mut buf)?;
