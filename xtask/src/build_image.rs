@@ -112,6 +112,9 @@ pub fn build_image(
 
 impl Args {
     pub fn run(self, g: &Global) -> anyhow::Result<Status> {
+        if self.format == Format::Sarif {
+            anyhow::bail!("build-image prints human or json; for SARIF run `cargo xtask verify-image --format sarif IMAGE`");
+        }
         let root = g.root();
         let opts = BuildOptions {
             env_file: if self.env_file.is_absolute() { self.env_file } else { root.join(self.env_file) },

@@ -264,3 +264,36 @@ fn secret_through_a_vite_define_is_caught_in_the_bundle() {
         "{findings:#?}"
     );
 }
+
+#[test]
+fn env_file_in_vites_env_dir_is_refused() {
+    let e = engine();
+    let project = fixture_project(|web| {
+        std::fs::write(web.join("env/.env.production"), format!("VITE_X=1\nJWT_SECRET={}\n", envfile::sample::JWT_SECRET)).unwrap();
+    });
+    let env_file = write_env(project.path(), &envfile::sample::production_env());
+    let (code, stdout, stderr) = xtask(&e, project.path(), &["build-image", "--env-file", env_file.to_str().unwrap(), "--format", "json"], &[]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let out = json(&stdout);
+    assert_eq!(out["refused_at"], "frontend");
+    assert_eq!(out["frontend_refusals"][0]["rule"], "vite-env-file");
+}
+
+#[test]
+fn dockerfile_with_a_secret_arg_is_refused_before_building() {
+    let e = engine();
+    let project = fixture_project(|_| {});
+    let dockerfile = project.path().join("deploy/Dockerfile");
+    let text = std::fs::read_to_string(&dockerfile).unwrap().replace("WORKDIR /app", "ARG NPM_TOKEN\nWORKDIR /app");
+    std::fs::write(&dockerfile, text).unwrap();
+    let env_file = write_env(project.path(), &envfile::sample::production_env());
+    let (code, stdout, stderr) = xtask(
+        &e,
+        project.path(),
+        &["build-image", "--env-file", env_file.to_str().unwrap(), "--tag", "xtask-test/lint:1"],
+        &[("NPM_TOKEN", NPM_CANARY)],
+    );
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("secret-arg-env") && stdout.contains("NPM_TOKEN"), "{stdout}");
+    assert!(stdout.contains("refused at Lint: no image was built"), "{stdout}");
+}
