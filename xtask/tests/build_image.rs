@@ -128,6 +128,8 @@ fn reference_app_builds_passes_verify_image_and_answers_health() {
     assert!(body.contains("200 OK"), "{body}");
     // The marker the secret-mount step wrote: the token was there during the build.
     assert!(body.contains("npm_token_used"), "{body}");
+    use xtask::docker::ImageEngine;
+    xtask::docker::BollardEngine::new(e.client().unwrap()).unwrap().remove(tag).unwrap();
 }
 
 /// Start the image with the runtime env and the postgres_password file, GET /health.
