@@ -33,6 +33,7 @@ impl Args {
         match self.name {
             Bench::Env => crate::bench_env::run(self.quick, self.format, g),
             Bench::Build => crate::bench_build::run(self.quick, self.format, g),
+            Bench::Deploy => crate::bench_deploy::run(self.quick, self.format, g),
             _ => anyhow::bail!("benchmark {:?} is not implemented yet", self.name),
         }
     }

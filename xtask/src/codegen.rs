@@ -17,6 +17,7 @@ pub type Generate = fn(&Schema, &Path) -> anyhow::Result<String>;
 pub const FILES: &[(&str, Generate)] = &[
     (".env.production.example", env_example),
     ("docs/guides/environment-variables.md", guide::generate),
+    (crate::compose::COMPOSE_PATH, crate::compose::generate),
 ];
 
 #[derive(Debug, clap::Args)]

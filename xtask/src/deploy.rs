@@ -80,7 +80,7 @@ impl VpsArgs {
         let target = targets.get(self.target.as_deref())?.clone();
         let schema = Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let env_path = self.env_file.clone().unwrap_or_else(|| root.join(compose::ENV_FILE_NAME));
-        let shipment = envship::prepare(&schema, &env_path)?;
+        let shipment = envship::prepare(&schema, &env_path, &root)?;
         let engine = local_engine()?;
         let info = engine
             .inspect(&self.image)?

@@ -3,7 +3,7 @@
 
 mod deploy_support;
 
-use deploy_support::{CANARY_JWT, Fixture, Running, image, text};
+use deploy_support::{Fixture, Running, image, text};
 
 fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("json output ({e}):\n{}", text(out)))
@@ -28,12 +28,15 @@ fn first_deploy_redeploy_same_image_and_manual_rollback() -> anyhow::Result<()> 
     assert_eq!(f.ssh(&format!("stat -c %a {rdir}/.env.production"))?, "600");
     assert_eq!(f.ssh(&format!("stat -c %a {rdir}/secrets/postgres_password.txt"))?, "600");
     assert_eq!(f.ssh(&format!("stat -c %a {rdir}/secrets"))?, "700");
-    assert_eq!(f.ssh(&format!("grep -c {CANARY_JWT} {rdir}/docker-compose.yml {rdir}/.env || true"))?.contains(":1"), false);
+    let compose = f.ssh(&format!("cat {rdir}/docker-compose.yml {rdir}/.env"))?;
+    f.assert_clean(&compose);
+    assert!(f.ssh(&format!("cat {rdir}/.env.production"))?.contains(&f.jwt_secret()), "the env file carries the secret");
     assert_eq!(f.ssh(&format!("readlink {}/current", f.app_dir))?, format!("releases/{release}"));
     // The app container sees the file secret and runs as the non-root user.
     let cid = f.ssh("docker ps -q --filter label=com.docker.compose.project=tflow")?;
     assert_eq!(f.ssh(&format!("docker exec {cid} id -u"))?, "10001");
-    assert_eq!(f.ssh(&format!("docker exec {cid} cat /run/secrets/postgres_password"))?.len(), deploy_support::CANARY_PG.len());
+    let mounted = f.ssh(&format!("docker exec {cid} cat /run/secrets/postgres_password"))?;
+    assert!(f.secrets.contains(&mounted), "the file secret is mounted with its value");
 
     // A changed image: a new release that serves the new page.
     let out = f.xtask(&["deploy", "vps", "--image", &v2, "--format", "json"])?;
@@ -102,11 +105,13 @@ fn two_deploys_at_once_one_is_refused_and_wait_gets_through() -> anyhow::Result<
     let second = f.xtask(&["deploy", "vps", "--image", &v1])?;
     let waiting = Running::start(f.command(&["deploy", "vps", "--image", &v1, "--wait", "120"]))?;
     let (code, t) = first.finish()?;
+    f.assert_clean(&t);
     assert_eq!(code, 0, "{t}");
     let t2 = text(&second);
     assert_eq!(second.status.code(), Some(2), "{t2}");
     assert!(t2.contains("another deploy holds the lock") && t2.contains("--wait"), "{t2}");
     let (code, t3) = waiting.finish()?;
+    f.assert_clean(&t3);
     assert_eq!(code, 0, "--wait deploy: {t3}");
     Ok(())
 }
@@ -130,6 +135,7 @@ fn ssh_cut_during_image_transfer_keeps_the_old_release_and_frees_the_lock() -> a
     std::thread::sleep(std::time::Duration::from_secs(22));
     f.sandbox.restore_network()?;
     let (code, t) = run.finish()?;
+    f.assert_clean(&t);
     assert_ne!(code, 0, "the cut deploy must fail: {t}");
     assert!(f.page().contains("variant v1"), "old release still serving: {t}");
     assert_eq!(f.ssh(&format!("test -d {}/.deploy.lock && echo held || echo free", f.app_dir))?, "free", "{t}");

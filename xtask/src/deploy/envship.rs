@@ -40,21 +40,24 @@ fn line(name: &str, value: &Secret) -> anyhow::Result<String> {
     }
 }
 
-/// Split the local env file (and `secrets/<name>.txt` beside it, for file secrets missing
-/// from it) into what ships.
-pub fn prepare(schema: &Schema, env_path: &Path) -> anyhow::Result<Shipment> {
+/// Split the local env file (and `secrets/<name>.txt` beside it or in the project, for file
+/// secrets missing from it; that is where `secrets gen` writes them) into what ships.
+pub fn prepare(schema: &Schema, env_path: &Path, root: &Path) -> anyhow::Result<Shipment> {
     let text = std::fs::read_to_string(env_path)
         .with_context(|| format!("read env file {}", env_path.display()))?;
     let pairs = read_pairs(&text).with_context(|| format!("parse env file {}", env_path.display()))?;
-    let secrets_dir = env_path.parent().unwrap_or(Path::new(".")).join("secrets");
+    let secrets_dirs = [env_path.parent().unwrap_or(Path::new(".")).join("secrets"), root.join("secrets")];
     let mut ship = Shipment::default();
     let mut env_text = String::from("# Written by cargo xtask deploy vps; runtime config and secrets (0600).\n");
     for v in &schema.vars {
         let value = match pairs.get(&v.name) {
             Some(value) => Some(value.clone()),
             None if v.delivery == Delivery::File => {
-                let f = secrets_dir.join(format!("{}.txt", v.secret_file_name()));
-                std::fs::read_to_string(&f).ok().map(|s| Secret::new(s.trim_end_matches(['\n', '\r'])))
+                let name = format!("{}.txt", v.secret_file_name());
+                secrets_dirs
+                    .iter()
+                    .find_map(|d| std::fs::read_to_string(d.join(&name)).ok())
+                    .map(|s| Secret::new(s.trim_end_matches(['\n', '\r'])))
             }
             None => None,
         };
@@ -109,7 +112,7 @@ mod tests {
              POSTGRES_PASSWORD=canary-pg-2b8e4c6d1f3a5b7c\nNPM_TOKEN=canary-npm\nALLOWED_ORIGINS=\"https://a.example\"\n",
         )
         .unwrap();
-        let s = prepare(&schema(), &env).unwrap();
+        let s = prepare(&schema(), &env, dir.path()).unwrap();
         let text = s.env_file.expose();
         assert!(text.contains("NODE_ENV=production\n"));
         assert!(text.contains("JWT_SECRET=canary-jwt-6f1b7c2e9d0a4411\n"));
@@ -128,7 +131,7 @@ mod tests {
         std::fs::write(&env, "NODE_ENV=production\n").unwrap();
         std::fs::create_dir(dir.path().join("secrets")).unwrap();
         std::fs::write(dir.path().join("secrets/postgres_password.txt"), "from-file-123\n").unwrap();
-        let s = prepare(&schema(), &env).unwrap();
+        let s = prepare(&schema(), &env, dir.path()).unwrap();
         assert_eq!(s.secret_files[0].1.expose(), "from-file-123");
     }
 

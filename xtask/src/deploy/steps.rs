@@ -155,7 +155,8 @@ fn locked(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, progress: &mut dyn 
     // Everything up to `compose up` leaves the running release untouched; if it fails, the
     // half-made release directory goes away and the error surfaces.
     if let Err(e) = prepare(server, plan, p, &mut outcome, progress) {
-        let _ = server.run(&scripts::remove_release(&plan.release_dir));
+        // Retried like the unlock: after a cut link the first attempts fail too.
+        let _ = retry(|| run_ok(server, &scripts::remove_release(&plan.release_dir), "remove the unfinished release"));
         return Err(e);
     }
     let up = server.run(&scripts::compose_up(&plan.release_dir, &plan.project)).context("compose up")?;

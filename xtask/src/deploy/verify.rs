@@ -8,29 +8,24 @@ use crate::verify_image;
 use envfile::Schema;
 use std::path::Path;
 
-/// verify-env for the production environment. Until the verify-env library entry point is
-/// wired here, this checks what a deploy cannot do without: every variable the schema
-/// requires in production is present and non-empty.
-pub fn env(_g: &Global, schema: &Schema, env_path: &Path) -> anyhow::Result<Status> {
-    let text = std::fs::read_to_string(env_path)?;
-    let pairs = super::envship::read_pairs(&text)?;
-    let mut ok = true;
-    for v in schema.vars.iter().filter(|v| v.is_required_in("production")) {
-        if pairs.get(&v.name).is_none_or(|s| s.is_empty()) && !file_secret_present(env_path, v) {
-            eprintln!("verify-env: {} is required in production and missing from {}", v.name, env_path.display());
-            ok = false;
+/// verify-env for the production environment, the same rules as `cargo xtask verify-env`.
+/// Findings go to stderr (they name variables and lines, never values).
+pub fn env(g: &Global, _schema: &Schema, env_path: &Path) -> anyhow::Result<Status> {
+    let args = crate::verify_env::Args {
+        environment: "production".into(),
+        env_file: Some(env_path.to_path_buf()),
+        layered: false,
+        format: crate::output::Format::Human,
+    };
+    let report = args.check(g)?;
+    for f in report.findings.iter().filter(|f| f.severity != envfile::Severity::Info) {
+        let place = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+        eprintln!("verify-env: {}[{}] {}{place} {}", f.severity.as_str(), f.code, report.summary.file, f.message);
+        if let Some(h) = &f.hint {
+            eprintln!("    fix: {h}");
         }
     }
-    Ok(Status::failed_if(!ok))
-}
-
-fn file_secret_present(env_path: &Path, v: &envfile::Variable) -> bool {
-    v.delivery == envfile::Delivery::File
-        && env_path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(format!("secrets/{}.txt", v.secret_file_name()))
-            .exists()
+    Ok(Status::failed_if(report.summary.errors > 0))
 }
 
 /// verify-image on the image that ships: every layer, the config and the history scanned for
