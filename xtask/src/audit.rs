@@ -169,10 +169,10 @@ fn cors(env: &str, exists: bool, value: Option<Secret>) -> Check {
     if origins.is_empty() || origins.iter().any(|o| o.contains('*')) {
         return check(ITEM, Verdict::Fail, "ALLOWED_ORIGINS is empty or a wildcard: list the app's origins");
     }
-    if env == "production" {
-        if let Some(o) = origins.iter().find(|o| !o.starts_with("https://") || o.contains("localhost")) {
-            return check(ITEM, Verdict::Fail, format!("{o} is not an https origin of the deployed app"));
-        }
+    if env == "production"
+        && let Some(o) = origins.iter().find(|o| !o.starts_with("https://") || o.contains("localhost"))
+    {
+        return check(ITEM, Verdict::Fail, format!("{o} is not an https origin of the deployed app"));
     }
     check(ITEM, Verdict::Pass, format!("{} explicit origin(s)", origins.len()))
 }

@@ -119,10 +119,11 @@ pub fn known_values(g: &Global, schema: &Schema, extra: &[PathBuf]) -> anyhow::R
     for t in &targets {
         let current = Current::load(t, schema)?;
         for v in schema.vars.iter().filter(|v| v.plane.is_secret()) {
-            if let Some(value) = current.get(&v.name) {
-                if value.len() >= 8 && !known.iter().any(|(_, k)| *k == value) {
-                    known.push((v.name.clone(), value));
-                }
+            if let Some(value) = current.get(&v.name)
+                && value.len() >= 8
+                && !known.iter().any(|(_, k)| *k == value)
+            {
+                known.push((v.name.clone(), value));
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Shared fixture helpers for the secrets, verify-git and audit CLI tests (included with
 //! `#[path]`, not a test crate of its own).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::new_without_default)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
