@@ -123,6 +123,10 @@ pub struct RotateArgs {
     pub name: String,
     #[command(flatten)]
     pub target: EnvTarget,
+    /// The value was already replaced by hand (a provider key): only record today as its
+    /// rotation date, change no value
+    #[arg(long)]
+    pub recorded: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -232,6 +236,9 @@ impl RotateArgs {
         let (schema, target) = self.target.resolve(g)?;
         let current = Current::load(&target, &schema)?;
         let meta = Meta::load(&target.meta_path)?;
+        if self.recorded {
+            return record_rotation(&schema, &target, &current, meta, &self.name, writer, clock);
+        }
         let plan = rotate::plan(&schema, &target, &current, &meta, &self.name, &mut rand::rng(), clock)?;
         if plan.writes.iter().any(|w| w.path.starts_with(&target.secrets_dir)) {
             crate::atomic::ensure_private_dir(&target.secrets_dir)?;
@@ -250,6 +257,29 @@ impl RotateArgs {
         }
         Ok(Status::Ok)
     }
+}
+
+/// `rotate NAME --recorded`: a human rotated a provider key; write down the date only.
+fn record_rotation(
+    schema: &Schema,
+    target: &Target,
+    current: &Current,
+    mut meta: Meta,
+    name: &str,
+    writer: &Writer,
+    clock: &dyn Clock,
+) -> anyhow::Result<Status> {
+    let v = schema.get(name).with_context(|| format!("{name} is not in the schema"))?;
+    if !v.plane.is_secret() {
+        bail!("{name} is not a secret (plane {})", v.plane);
+    }
+    if !current.has(name) {
+        bail!("{name} is not set in {}: put the new value there first", target.show(&target.env_file));
+    }
+    meta.rotated(&target.env, name, clock.today());
+    writer.write(&target.meta_path, meta.render()?.as_bytes(), 0o644).context("write deploy/secrets-meta.toml")?;
+    println!("recorded the rotation of {name} on {}", crate::clock::format_date(clock.today()));
+    Ok(Status::Ok)
 }
 
 impl StatusArgs {

@@ -140,6 +140,7 @@ fn an_interrupted_rotation_leaves_the_old_files_intact() {
         let args = xtask::secrets::RotateArgs {
             name: name.into(),
             target: xtask::secrets::EnvTarget { env: "production".into(), env_file: None, layered: false },
+            recorded: false,
             format: Default::default(),
         };
         let err = args
@@ -184,4 +185,18 @@ fn placeholder_examples_need_set_and_set_refuses_secrets() {
     let refused = g.xtask(&["secrets", "gen", "--set", "JWT_SECRET=hunter2hunter2hunter2"]);
     refused.expect(2);
     assert!(refused.stderr().contains("command line") && !refused.all().contains("hunter2"), "{}", refused.all());
+}
+
+#[test]
+fn a_provider_key_rotated_by_hand_is_recorded_without_touching_values() {
+    let f = Fixture::new();
+    f.xtask(&["secrets", "gen", "--throwaway"]).expect(0);
+    f.write("deploy/secrets-meta.toml", "[production.OPENROUTER_API_KEY]\ngenerated = \"2001-01-01\"\n");
+    f.xtask(&["secrets", "status"]).expect(1);
+    let env = f.read(".env.production");
+    f.xtask(&["secrets", "rotate", "OPENROUTER_API_KEY", "--recorded"]).expect(0);
+    assert_eq!(f.read(".env.production"), env);
+    assert!(f.read("deploy/secrets-meta.toml").contains("rotated = "));
+    f.xtask(&["secrets", "status"]).expect(0);
+    f.xtask(&["secrets", "rotate", "ANTHROPIC_API_KEY", "--recorded"]).expect(2);
 }
