@@ -365,11 +365,10 @@ pub(crate) fn expand_escapes(s: &str) -> String {
             rest = &after[1..];
             continue;
         }
-        if after.starts_with('0') {
-            let digits = after[1..].bytes().take(3).take_while(u8::is_ascii_digit).count();
-            let octal = &after[1..1 + digits];
-            out.push_str(&octal_escape(octal));
-            rest = &after[1 + digits..];
+        if let Some(zero) = after.strip_prefix('0') {
+            let digits = zero.bytes().take(3).take_while(u8::is_ascii_digit).count();
+            out.push_str(&octal_escape(&zero[..digits]));
+            rest = &zero[digits..];
             continue;
         }
         out.push('\\');

@@ -161,7 +161,7 @@ fn format_problem(decl: &Variable, value: &str) -> Option<String> {
         Format::PostgresUrl => is_url(value, &["postgres", "postgresql"]) && value.contains('@'),
         Format::Jwt => super::supabase::Jwt::decode(value).is_some(),
         Format::Base64 => [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().any(|e| e.decode(value).is_ok()),
-        Format::Hex => value.len() % 2 == 0 && value.chars().all(|c| c.is_ascii_hexdigit()),
+        Format::Hex => value.len().is_multiple_of(2) && value.chars().all(|c| c.is_ascii_hexdigit()),
         Format::ApiKey => decl.prefix.as_deref().is_none_or(|p| value.starts_with(p)),
     };
     if ok {
