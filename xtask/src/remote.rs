@@ -161,12 +161,10 @@ impl Ssh {
         let out = out.map_err(|_| anyhow::anyhow!("ssh output thread panicked"))?.context("wait for ssh")?;
         let out = Output { code: out.status.code(), stdout: out.stdout, stderr: out.stderr };
         // A write error (broken pipe) means the remote side went away: report its exit.
-        if let Err(e) = copied {
-            if out.success() {
-                return Err(e).context("send data over ssh");
-            }
+        match copied {
+            Err(e) if out.success() => Err(e).context("send data over ssh"),
+            _ => Ok(out),
         }
-        Ok(out)
     }
 }
 

@@ -21,10 +21,9 @@ const GROUP: &str = "root:x:0:\napp:x:10001:\nnogroup:x:65534:\n";
 /// ID. Idempotent: a present image with the expected ID is left alone.
 pub async fn ensure(docker: &Docker, reference: &str) -> anyhow::Result<String> {
     let archive = SaveArchive::build(reference)?;
-    if let Ok(found) = docker.inspect_image(reference).await {
-        if found.id.as_deref() == Some(archive.image_id.as_str()) {
-            return Ok(archive.image_id);
-        }
+    let found = docker.inspect_image(reference).await;
+    if found.is_ok_and(|f| f.id.as_deref() == Some(archive.image_id.as_str())) {
+        return Ok(archive.image_id);
     }
     let mut progress = docker.import_image(
         bollard::query_parameters::ImportImageOptionsBuilder::new().quiet(true).build(),

@@ -74,11 +74,9 @@ impl Dockerd {
                 socket.display()
             );
         }
-        if let Some(pid) = read_pid(&self.pidfile()) {
-            if pid_is_ours(pid, &self.needle()) {
-                // Started by someone else and still coming up (or hung): give it time.
-                return self.wait_until_up(pid);
-            }
+        if let Some(pid) = read_pid(&self.pidfile()).filter(|p| pid_is_ours(*p, &self.needle())) {
+            // Started by someone else and still coming up (or hung): give it time.
+            return self.wait_until_up(pid);
         }
         // Someone listens on the socket but answered slowly (a loaded machine): that is a
         // live engine. Starting a second dockerd on the same path would unlink its socket
