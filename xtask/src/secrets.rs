@@ -106,7 +106,8 @@ pub struct GenArgs {
     pub target: EnvTarget,
     /// Fill required provider keys (API keys no generator can make) with clearly-marked
     /// throwaway values of the right shape, so a demo passes verify-env. Never for a real
-    /// deploy: providers reject them
+    /// deploy: providers reject them. Throwaway runs record no dates in
+    /// deploy/secrets-meta.toml
     #[arg(long)]
     pub throwaway: bool,
     /// A non-secret value to use where the schema has only a placeholder example, e.g.

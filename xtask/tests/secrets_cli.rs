@@ -27,7 +27,7 @@ fn gen_creates_a_complete_file_with_private_modes_then_a_second_run_changes_noth
     let pw = f.read("secrets/postgres_password.txt");
     assert_eq!(value(&env, "DATABASE_URL"), format!("postgres://app:{pw}@db:5432/app"));
     assert!(value(&env, "OPENROUTER_API_KEY").starts_with("sk-or-throwaway-"));
-    assert!(f.read("deploy/secrets-meta.toml").contains("[production.JWT_SECRET]"));
+    assert!(!f.path("deploy/secrets-meta.toml").exists(), "throwaway runs record no dates");
 
     let before = f.snapshot();
     let second = f.xtask(&["secrets", "gen", "--throwaway", "--format", "json"]);
@@ -41,7 +41,7 @@ fn gen_completes_a_partial_file_without_changing_existing_values() {
     let f = Fixture::new();
     let jwt = "existing-jwt-secret-kept-as-it-is-0123456789abcdef";
     f.write(".env.production", &format!("# mine\nJWT_SECRET={jwt}\nNODE_ENV=production"));
-    f.xtask(&["secrets", "gen", "--throwaway"]).expect(0);
+    f.xtask(&["secrets", "gen"]).expect(1);
     let env = f.read(".env.production");
     assert!(env.starts_with(&format!("# mine\nJWT_SECRET={jwt}\nNODE_ENV=production\n")), "{env}");
     // The new Supabase keys are signed with the secret that was already there.
@@ -49,6 +49,7 @@ fn gen_completes_a_partial_file_without_changing_existing_values() {
     assert_eq!(anon.split('.').count(), 3);
     let meta = f.read("deploy/secrets-meta.toml");
     assert!(!meta.contains("[production.JWT_SECRET]"), "kept values get no invented date:\n{meta}");
+    assert!(meta.contains("[production.POSTGRES_PASSWORD]"), "{meta}");
 }
 
 #[test]
@@ -56,6 +57,7 @@ fn gen_without_throwaway_reports_provider_keys_and_exits_1() {
     let f = Fixture::new();
     let run = f.xtask(&["secrets", "gen"]);
     run.expect(1);
+    assert!(f.read("deploy/secrets-meta.toml").contains("[production.JWT_SECRET]"), "real runs record dates");
     assert!(run.stdout().contains("OPENROUTER_API_KEY"));
     assert!(run.stdout().contains("https://openrouter.ai/keys"), "{}", run.stdout());
     assert!(!f.read(".env.production").contains("OPENROUTER_API_KEY"));
@@ -154,7 +156,7 @@ fn an_interrupted_rotation_leaves_the_old_files_intact() {
 #[test]
 fn status_shows_ages_and_exits_1_when_a_secret_is_overdue() {
     let f = Fixture::new();
-    f.xtask(&["secrets", "gen", "--throwaway"]).expect(0);
+    f.xtask(&["secrets", "gen"]).expect(1);
     let fresh = f.xtask(&["secrets", "status", "--format", "json"]);
     fresh.expect(0);
     let jwt = fresh.json()["secrets"].as_array().unwrap().iter().find(|s| s["name"] == "JWT_SECRET").cloned().unwrap();

@@ -28,7 +28,8 @@ fn layered_gen_writes_only_secret_files_and_is_idempotent() {
     f.xtask(&["secrets", "gen", "--layered", "--throwaway"]).expect(0);
     assert!(f.snapshot() == before);
     f.xtask(&["secrets", "rotate", "JWT_SECRET", "--layered"]).expect(0);
-    let changed: Vec<String> = f.snapshot().iter().zip(&before).filter(|(a, b)| a != b).map(|(a, _)| a.0.clone()).collect();
+    let after = f.snapshot();
+    let changed: Vec<&str> = after.iter().filter(|a| !before.contains(a)).map(|a| a.0.as_str()).collect();
     assert_eq!(changed, ["deploy/secrets-meta.toml", "secrets/jwt_secret.txt", "secrets/supabase_service_role_key.txt", "secrets/vite_supabase_anon_key.txt"]);
 }
 

@@ -166,7 +166,9 @@ pub fn plan(
         });
     }
     writes.extend(files);
-    if meta != *meta_in {
+    // A throwaway run is a demo or a test: its dates are not the team's rotation record, and
+    // recording them would dirty the committed metadata file on every demo.
+    if meta != *meta_in && !opts.throwaway {
         writes.push(FileWrite {
             path: target.meta_path.clone(),
             bytes: meta.render()?.into_bytes(),
