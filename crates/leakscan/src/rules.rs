@@ -49,6 +49,8 @@ struct Rule {
     /// Anchored at the literal unless `back` is set (then searched in the window around it).
     regex: &'static str,
     back: bool,
+    /// How many bytes after the literal the regex may need.
+    window: usize,
     /// Byte classes that must not touch the match on either side (token boundaries).
     boundary: bool,
     check: Check,
@@ -64,36 +66,36 @@ fn rule_table() -> Vec<Rule> {
     );
     let pem: &'static str = Box::leak(pem.into_boxed_str());
     vec![
-        Rule { id: "private-key", severity: Error, literals: &["-----BEGIN "], regex: pem, back: false, boundary: false, check: Token },
-        Rule { id: "aws-access-key-id", severity: Error, literals: &["AKIA", "ASIA", "ABIA", "ACCA"], regex: r"\A(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}", back: false, boundary: true, check: RandomToken },
+        Rule { id: "private-key", severity: Error, literals: &["-----BEGIN "], regex: pem, window: 512, back: false, boundary: false, check: Token },
+        Rule { id: "aws-access-key-id", severity: Error, literals: &["AKIA", "ASIA", "ABIA", "ACCA"], regex: r"\A(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}", window: 512, back: false, boundary: true, check: RandomToken },
         Rule {
             id: "aws-secret-access-key",
             severity: Error,
             literals: &["aws_secret_access_key", "AWS_SECRET_ACCESS_KEY", "SecretAccessKey", "aws_secret_key", "AWS_SECRET_KEY"],
             regex: r#"\A(?i:aws_secret_access_key|secretaccesskey|aws_secret_key)["']?\s{0,4}[:=]{1,2}\s{0,4}["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|\z)"#,
-            back: false,
+            window: 512, back: false,
             boundary: false,
             check: RandomToken,
         },
-        Rule { id: "github-token", severity: Error, literals: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"], regex: r"\A(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})", back: false, boundary: true, check: RandomToken },
-        Rule { id: "stripe-live-key", severity: Error, literals: &["sk_live_", "rk_live_"], regex: r"\A[sr]k_live_[A-Za-z0-9]{20,247}", back: false, boundary: true, check: RandomToken },
-        Rule { id: "slack-token", severity: Error, literals: &["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"], regex: r"\Axox[bpares]-[0-9A-Za-z]{6,}-[0-9A-Za-z-]{10,250}", back: false, boundary: true, check: RandomToken },
+        Rule { id: "github-token", severity: Error, literals: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"], regex: r"\A(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})", window: 512, back: false, boundary: true, check: RandomToken },
+        Rule { id: "stripe-live-key", severity: Error, literals: &["sk_live_", "rk_live_"], regex: r"\A[sr]k_live_[A-Za-z0-9]{20,247}", window: 512, back: false, boundary: true, check: RandomToken },
+        Rule { id: "slack-token", severity: Error, literals: &["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"], regex: r"\Axox[bpares]-[0-9A-Za-z]{6,}-[0-9A-Za-z-]{10,250}", window: 512, back: false, boundary: true, check: RandomToken },
         // Browser API keys (Firebase, Maps) are public by design: worth a look, not a failure.
-        Rule { id: "google-api-key", severity: Warning, literals: &["AIza"], regex: r"\AAIza[0-9A-Za-z_-]{35}", back: false, boundary: true, check: RandomToken },
-        Rule { id: "openai-key", severity: Error, literals: &["sk-proj-", "sk-svcacct-", "sk-admin-"], regex: r"\Ask-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}", back: false, boundary: true, check: RandomToken },
-        Rule { id: "openai-key", severity: Error, literals: &["T3BlbkFJ"], regex: r"sk-[A-Za-z0-9_-]{10,}T3BlbkFJ[A-Za-z0-9_-]{10,}", back: true, boundary: true, check: RandomToken },
-        Rule { id: "openrouter-key", severity: Error, literals: &["sk-or-v1-"], regex: r"\Ask-or-v1-[a-f0-9]{64}", back: false, boundary: true, check: RandomToken },
-        Rule { id: "anthropic-key", severity: Error, literals: &["sk-ant-"], regex: r"\Ask-ant-[a-z0-9]{2,10}-[A-Za-z0-9_-]{40,}", back: false, boundary: true, check: RandomToken },
-        Rule { id: "npm-token", severity: Error, literals: &["npm_"], regex: r"\Anpm_[A-Za-z0-9]{36}", back: false, boundary: true, check: RandomToken },
-        Rule { id: "npm-token", severity: Error, literals: &["_authToken"], regex: r#"\A_authToken\s{0,4}=\s{0,4}["']?([^\s"'$\{]{20,})"#, back: false, boundary: false, check: RandomToken },
-        Rule { id: "supabase-secret-key", severity: Error, literals: &["sb_secret_"], regex: r"\Asb_secret_[A-Za-z0-9_-]{20,}", back: false, boundary: true, check: RandomToken },
-        Rule { id: "supabase-service-role-jwt", severity: Error, literals: &["eyJ"], regex: r"\AeyJ[A-Za-z0-9_-]{8,}\.(eyJ[A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]{16,}", back: false, boundary: true, check: ServiceRoleJwt },
+        Rule { id: "google-api-key", severity: Warning, literals: &["AIza"], regex: r"\AAIza[0-9A-Za-z_-]{35}", window: 512, back: false, boundary: true, check: RandomToken },
+        Rule { id: "openai-key", severity: Error, literals: &["sk-proj-", "sk-svcacct-", "sk-admin-"], regex: r"\Ask-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}", window: 512, back: false, boundary: true, check: RandomToken },
+        Rule { id: "openai-key", severity: Error, literals: &["T3BlbkFJ"], regex: r"sk-[A-Za-z0-9_-]{10,}T3BlbkFJ[A-Za-z0-9_-]{10,}", window: 512, back: true, boundary: true, check: RandomToken },
+        Rule { id: "openrouter-key", severity: Error, literals: &["sk-or-v1-"], regex: r"\Ask-or-v1-[a-f0-9]{64}", window: 512, back: false, boundary: true, check: RandomToken },
+        Rule { id: "anthropic-key", severity: Error, literals: &["sk-ant-"], regex: r"\Ask-ant-[a-z0-9]{2,10}-[A-Za-z0-9_-]{40,}", window: 512, back: false, boundary: true, check: RandomToken },
+        Rule { id: "npm-token", severity: Error, literals: &["npm_"], regex: r"\Anpm_[A-Za-z0-9]{36}", window: 512, back: false, boundary: true, check: RandomToken },
+        Rule { id: "npm-token", severity: Error, literals: &["_authToken"], regex: r#"\A_authToken\s{0,4}=\s{0,4}["']?([^\s"'$\{]{20,})"#, window: 512, back: false, boundary: false, check: RandomToken },
+        Rule { id: "supabase-secret-key", severity: Error, literals: &["sb_secret_"], regex: r"\Asb_secret_[A-Za-z0-9_-]{20,}", window: 512, back: false, boundary: true, check: RandomToken },
+        Rule { id: "supabase-service-role-jwt", severity: Error, literals: &["eyJ"], regex: r"\AeyJ[A-Za-z0-9_-]{8,}\.(eyJ[A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]{16,}", window: WINDOW, back: false, boundary: true, check: ServiceRoleJwt },
         Rule {
             id: "generic-secret-assignment",
             severity: Warning,
             literals: &["password", "Password", "PASSWORD", "passwd", "PASSWD", "secret", "Secret", "SECRET", "token", "Token", "TOKEN", "api_key", "apiKey", "API_KEY", "apikey", "APIKEY"],
             regex: r#"\A(?i:password|passwd|secret|token|api_?key)[A-Za-z0-9_.-]{0,32}["']?[ \t]{0,4}(?::=|=>|=|:)[ \t]{0,4}(?:["'`]|&quot;)?([^\s"'`;,<>(){}\[\]\\&|]{12,128})"#,
-            back: false,
+            window: 256, back: false,
             boundary: false,
             check: Assignment,
         },
@@ -142,14 +144,14 @@ impl Rules {
         let ri = self.literal_rule[pattern];
         let rule = &self.rules[ri];
         let re = &self.regexes[ri];
-        let end = (at + WINDOW).min(hay.len());
-        let (start, m) = if rule.back {
-            let s = at.saturating_sub(BACK);
-            let m = re.captures(&hay[s..end])?;
-            (s, m)
-        } else {
-            (at, re.captures(&hay[at..end])?)
-        };
+        if rule.check == Check::Assignment && !assignment_shape(&hay[at..]) {
+            return None;
+        }
+        let end = (at + rule.window).min(hay.len());
+        let start = if rule.back { at.saturating_sub(BACK) } else { at };
+        // The DFA search is cheap; captures (slower) only run on the matched span.
+        let span = re.find(&hay[start..end])?;
+        let m = re.captures(&hay[start..start + span.end()])?;
         let whole = m.get(0)?;
         let secret_m = m.get(1).unwrap_or(whole);
         let (abs_s, abs_e) = (start + whole.start(), start + whole.end());
@@ -171,6 +173,23 @@ impl Rules {
         };
         ok.then_some(RuleHit { id: rule.id, severity: rule.severity, secret, start: start + secret_m.start() })
     }
+}
+
+/// A cheap pre-check before the assignment regex: keyword, identifier tail, optional quote
+/// and spaces, then `=` or `:`. Most keyword hits in code (`e.token||`, `tokenize(`) stop here.
+fn assignment_shape(hay: &[u8]) -> bool {
+    let mut i = 0;
+    let n = hay.len().min(64);
+    while i < n && (hay[i].is_ascii_alphanumeric() || matches!(hay[i], b'_' | b'.' | b'-')) {
+        i += 1;
+    }
+    if i < n && matches!(hay[i], b'"' | b'\'') {
+        i += 1;
+    }
+    while i < n && matches!(hay[i], b' ' | b'\t') {
+        i += 1;
+    }
+    i < n && matches!(hay[i], b'=' | b':')
 }
 
 fn entropy(v: &[u8]) -> f64 {
