@@ -34,9 +34,15 @@ impl Layout {
             prefix: Vec::new(),
             // Own ranges inside the netns; a cgroup parent of its own so its containers are
             // told apart from the host engine's.
-            extra_args: ["--bip", "10.214.0.1/24", "--default-address-pool", "base=10.215.0.0/16,size=24", "--cgroup-parent=xtask-vps"]
-                .map(String::from)
-                .to_vec(),
+            extra_args: [
+                "--bip",
+                "10.214.0.1/24",
+                "--default-address-pool",
+                "base=10.215.0.0/16,size=24",
+                "--cgroup-parent=xtask-vps",
+            ]
+            .map(String::from)
+            .to_vec(),
             bridge: None,
         };
         let mut l = Layout { dir, engine };
@@ -62,7 +68,12 @@ impl Layout {
     fn nsenter_args(&self) -> Vec<OsString> {
         let mut mount = OsString::from("--mount=");
         mount.push(self.mount_handle());
-        vec!["nsenter".into(), format!("--net=/run/netns/{NETNS}").into(), mount, "--".into()]
+        vec![
+            "nsenter".into(),
+            format!("--net=/run/netns/{NETNS}").into(),
+            mount,
+            "--".into(),
+        ]
     }
 }
 
@@ -85,14 +96,20 @@ struct State {
 
 impl State {
     fn record(&mut self, kind: &str, value: &str) -> anyhow::Result<()> {
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         writeln!(f, "{kind}={value}").context("record sandbox state")
     }
     fn read(path: &Path) -> Vec<(String, String)> {
         std::fs::read_to_string(path)
             .unwrap_or_default()
             .lines()
-            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|l| {
+                l.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect()
     }
 }
@@ -111,7 +128,9 @@ impl Sandbox {
     }
 
     pub fn ensure_in(root: &Path) -> anyhow::Result<Sandbox> {
-        let sandbox = Sandbox { layout: Layout::new(root) };
+        let sandbox = Sandbox {
+            layout: Layout::new(root),
+        };
         if sandbox.is_up() {
             return Ok(sandbox);
         }
@@ -142,8 +161,13 @@ impl Sandbox {
             need.push("docker-compose");
         }
         provision::apt_install(&need, "the sandbox VPS")?;
-        eprintln!("infra: starting the sandbox VPS ({VPS_IP}, state in {})", l.dir.display());
-        let mut state = State { path: l.state_file() };
+        eprintln!(
+            "infra: starting the sandbox VPS ({VPS_IP}, state in {})",
+            l.dir.display()
+        );
+        let mut state = State {
+            path: l.state_file(),
+        };
         setup::network(&mut state).context("create the sandbox network")?;
         setup::mount_namespace(l, &mut state).context("create the sandbox mount namespace")?;
         let pid = l.engine.start().context("start the sandbox dockerd")?;
@@ -151,7 +175,10 @@ impl Sandbox {
         setup::ssh_files(l)?;
         setup::start_sshd(l, &mut state)?;
         self.wait_for_login()?;
-        eprintln!("infra: sandbox VPS up: ssh -F {} vps", l.ssh_config().display());
+        eprintln!(
+            "infra: sandbox VPS up: ssh -F {} vps",
+            l.ssh_config().display()
+        );
         Ok(())
     }
 
@@ -163,7 +190,10 @@ impl Sandbox {
                 return Ok(());
             }
             if start.elapsed() > Duration::from_secs(15) {
-                bail!("cannot log in to the sandbox: {}", provision::tail(&out.stderr, 4));
+                bail!(
+                    "cannot log in to the sandbox: {}",
+                    provision::tail(&out.stderr, 4)
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -188,7 +218,10 @@ impl Sandbox {
 
     /// Stop the sandbox of `root` if one was started there (no-op otherwise).
     pub fn stop_in(root: &Path) -> anyhow::Result<()> {
-        Sandbox { layout: Layout::new(root) }.stop()
+        Sandbox {
+            layout: Layout::new(root),
+        }
+        .stop()
     }
 
     /// Tear down exactly what the recorded start created, in reverse dependency order.
@@ -257,7 +290,10 @@ impl Sandbox {
     }
     /// The [`Ssh`] remote for this sandbox (host alias `vps` in [`Sandbox::ssh_config`]).
     pub fn ssh(&self) -> Ssh {
-        Ssh { config: Some(self.ssh_config()), ..Ssh::new("vps") }
+        Ssh {
+            config: Some(self.ssh_config()),
+            ..Ssh::new("vps")
+        }
     }
     /// `ssh -F <config> vps ARGS...` as a ready command.
     pub fn ssh_command(&self, args: &[&str]) -> std::process::Command {
@@ -310,8 +346,16 @@ pub struct Lease {
 impl Lease {
     fn take(path: &Path, exclusive: bool) -> anyhow::Result<Lease> {
         use rustix::fs::{FlockOperation, flock};
-        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
-        let op = if exclusive { FlockOperation::LockExclusive } else { FlockOperation::LockShared };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        let op = if exclusive {
+            FlockOperation::LockExclusive
+        } else {
+            FlockOperation::LockShared
+        };
         flock(&file, op).with_context(|| format!("lock {}", path.display()))?;
         Ok(Lease { _file: file })
     }
@@ -321,9 +365,16 @@ fn remove_all_containers(socket: &Path) -> anyhow::Result<()> {
     use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
     crate::engine::block_on(async {
         let docker = crate::engine::client_for(socket)?;
-        let all = docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build())).await?;
+        let all = docker
+            .list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
+            .await?;
         for c in all.into_iter().filter_map(|c| c.id) {
-            docker.remove_container(&c, Some(RemoveContainerOptionsBuilder::new().force(true).build())).await?;
+            docker
+                .remove_container(
+                    &c,
+                    Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+                )
+                .await?;
         }
         Ok(())
     })
@@ -358,19 +409,33 @@ mod tests {
     #[test]
     fn layout_keeps_everything_under_target_sandbox() {
         let l = Layout::at(PathBuf::from("/w/target/sandbox"));
-        assert_eq!(l.engine.socket(), Path::new("/w/target/sandbox/docker/docker.sock"));
+        assert_eq!(
+            l.engine.socket(),
+            Path::new("/w/target/sandbox/docker/docker.sock")
+        );
         assert_eq!(l.ssh_config(), Path::new("/w/target/sandbox/ssh_config"));
         assert_eq!(l.nsenter_args()[0], "nsenter");
-        assert_eq!(l.engine.prefix.last().map(|s| s.to_string_lossy().into_owned()), Some("--".into()));
+        assert_eq!(
+            l.engine
+                .prefix
+                .last()
+                .map(|s| s.to_string_lossy().into_owned()),
+            Some("--".into())
+        );
     }
 
     #[test]
     fn state_lines_round_trip() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let mut s = State { path: dir.path().join("state") };
+        let mut s = State {
+            path: dir.path().join("state"),
+        };
         s.record("netns", "x")?;
         s.record("sshd", "42")?;
-        assert_eq!(State::read(&s.path), vec![("netns".into(), "x".into()), ("sshd".into(), "42".into())]);
+        assert_eq!(
+            State::read(&s.path),
+            vec![("netns".into(), "x".into()), ("sshd".into(), "42".into())]
+        );
         Ok(())
     }
 }

@@ -58,7 +58,9 @@ impl Dockerd {
     /// Whether its bridge (if it has one of its own) still exists: without it every
     /// container start fails although the daemon answers.
     pub fn bridge_present(&self) -> bool {
-        self.bridge.as_ref().is_none_or(|(name, _)| Path::new("/sys/class/net").join(name).exists())
+        self.bridge
+            .as_ref()
+            .is_none_or(|(name, _)| Path::new("/sys/class/net").join(name).exists())
     }
 
     /// Start the daemon (caller holds the state dir's lock) and wait until it answers.
@@ -117,13 +119,19 @@ impl Dockerd {
             .arg(format!("unix://{}", socket.display()))
             .args(["--iptables=false", "--ip-masq=false"])
             .args(&self.extra_args)
-            .args(self.bridge.iter().map(|(name, _)| format!("--bridge={name}")))
+            .args(
+                self.bridge
+                    .iter()
+                    .map(|(name, _)| format!("--bridge={name}")),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
         // setsid: the daemon outlives the test process that started it and is in no
         // process group a test runner might signal. The Child is dropped on purpose.
-        let child = cmd.spawn().with_context(|| format!("start {}", dockerd.display()))?;
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("start {}", dockerd.display()))?;
         let launcher = child.id();
         let start = Instant::now();
         // The pidfile appears once dockerd has initialised; until then watch the launcher.
@@ -132,10 +140,17 @@ impl Dockerd {
                 return self.wait_until_up(pid);
             }
             if !pid_is_ours(launcher, &self.needle()) && start.elapsed() > Duration::from_secs(2) {
-                bail!("dockerd exited while starting; its log ({}):\n{}", self.log().display(), tail_file(&self.log(), 20));
+                bail!(
+                    "dockerd exited while starting; its log ({}):\n{}",
+                    self.log().display(),
+                    tail_file(&self.log(), 20)
+                );
             }
             if start.elapsed() > Duration::from_secs(60) {
-                bail!("dockerd wrote no pidfile within 60 s; its log:\n{}", tail_file(&self.log(), 20));
+                bail!(
+                    "dockerd wrote no pidfile within 60 s; its log:\n{}",
+                    tail_file(&self.log(), 20)
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -155,11 +170,19 @@ impl Dockerd {
                 return Ok(read_pid(&self.pidfile()).unwrap_or(0));
             }
             if let Some(pid) = pid.filter(|p| !pid_is_ours(*p, &self.needle())) {
-                bail!("dockerd (pid {pid}) exited; its log ({}):\n{}", self.log().display(), tail_file(&self.log(), 20));
+                bail!(
+                    "dockerd (pid {pid}) exited; its log ({}):\n{}",
+                    self.log().display(),
+                    tail_file(&self.log(), 20)
+                );
             }
             std::thread::sleep(Duration::from_millis(150));
         }
-        bail!("dockerd ({pid:?}) did not answer on {} within 90 s; its log:\n{}", self.socket().display(), tail_file(&self.log(), 20))
+        bail!(
+            "dockerd ({pid:?}) did not answer on {} within 90 s; its log:\n{}",
+            self.socket().display(),
+            tail_file(&self.log(), 20)
+        )
     }
 
     /// Stop the daemon if the recorded PID is still this daemon. Returns whether it ran.
@@ -172,7 +195,10 @@ impl Dockerd {
         }
         if let (true, Some((name, _))) = (stopped, &self.bridge) {
             // Only our own, uniquely named bridge; dockerd leaves it behind on exit.
-            let _ = Command::new("ip").args(["link", "del", name]).stderr(Stdio::null()).status();
+            let _ = Command::new("ip")
+                .args(["link", "del", name])
+                .stderr(Stdio::null())
+                .status();
         }
         stopped
     }
@@ -181,7 +207,11 @@ impl Dockerd {
 /// Create bridge `name` with address `cidr` unless it exists. Why not `docker0`: two
 /// daemons in one netns would both manage it and hand out the same container addresses.
 fn ensure_bridge(name: &str, cidr: &str) -> anyhow::Result<()> {
-    let exists = Command::new("ip").args(["link", "show", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let exists = Command::new("ip")
+        .args(["link", "show", name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     if exists.is_ok_and(|s| s.success()) {
         return Ok(());
     }
@@ -190,9 +220,16 @@ fn ensure_bridge(name: &str, cidr: &str) -> anyhow::Result<()> {
         vec!["addr", "add", cidr, "dev", name],
         vec!["link", "set", name, "up"],
     ] {
-        let out = Command::new("ip").args(&args).output().context("run ip (install iproute2)")?;
+        let out = Command::new("ip")
+            .args(&args)
+            .output()
+            .context("run ip (install iproute2)")?;
         if !out.status.success() {
-            bail!("ip {} failed: {}", args.join(" "), provision::tail(&out.stderr, 3));
+            bail!(
+                "ip {} failed: {}",
+                args.join(" "),
+                provision::tail(&out.stderr, 3)
+            );
         }
     }
     Ok(())
@@ -227,7 +264,12 @@ mod tests {
 
     #[test]
     fn paths_live_in_the_state_dir() {
-        let d = Dockerd { state_dir: "/x/engine".into(), prefix: vec![], extra_args: vec![], bridge: None };
+        let d = Dockerd {
+            state_dir: "/x/engine".into(),
+            prefix: vec![],
+            extra_args: vec![],
+            bridge: None,
+        };
         assert_eq!(d.socket(), Path::new("/x/engine/docker.sock"));
         assert_eq!(d.pidfile(), Path::new("/x/engine/dockerd.pid"));
         assert_eq!(d.needle(), "/x/engine/data");
