@@ -22,12 +22,15 @@ fn committed_generated_files_are_current() {
 #[test]
 fn a_stale_file_fails_the_check_naming_the_fix_and_codegen_repairs_it() {
     let dir = tempfile::tempdir().unwrap();
+    // The generators read deploy/ (schema, compose template): copy its files.
     std::fs::create_dir_all(dir.path().join("deploy")).unwrap();
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/env.schema.toml"),
-        dir.path().join("deploy/env.schema.toml"),
-    )
-    .unwrap();
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    for entry in std::fs::read_dir(&deploy).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.path().join("deploy").join(entry.file_name())).unwrap();
+        }
+    }
     let (code, _, stderr) = xtask(&["codegen", "--check"], Some(dir.path()));
     assert_eq!(code, 1);
     assert!(stderr.contains(".env.production.example") && stderr.contains("cargo xtask codegen"), "{stderr}");
