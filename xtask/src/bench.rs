@@ -32,9 +32,9 @@ impl Args {
     pub fn run(self, g: &Global) -> anyhow::Result<Status> {
         match self.name {
             Bench::Env => crate::bench_env::run(self.quick, self.format, g),
+            Bench::Scan => crate::bench_scan::run(self.quick, self.format, g),
             Bench::Build => crate::bench_build::run(self.quick, self.format, g),
             Bench::Deploy => crate::bench_deploy::run(self.quick, self.format, g),
-            _ => anyhow::bail!("benchmark {:?} is not implemented yet", self.name),
         }
     }
 }

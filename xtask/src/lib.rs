@@ -12,6 +12,7 @@ pub mod bench;
 pub mod bench_build;
 pub mod bench_deploy;
 pub mod bench_env;
+pub mod bench_scan;
 pub mod browser;
 pub mod build_image;
 pub mod codegen;

@@ -1,0 +1,310 @@
+//! `cargo xtask bench scan`: the scanner on a generated corpus of layer-like data (text,
+//! minified JS, binary) with planted secrets, against `rg -a -F -c -f VALUES` on the same
+//! bytes (throughput ratio, single thread) and against installable peers (time, recall).
+
+use crate::cli::Global;
+use crate::output::{self, Format, Status};
+use anyhow::Context;
+use base64::Engine as _;
+use leakscan::{Allowlist, KnownValue, Location, Needles, Scanner};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const FILE_BYTES: usize = 8 << 20;
+
+/// One planted secret: where it is and what should find it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Plant {
+    file: String,
+    start: u64,
+    end: u64,
+    first_line: u64,
+    last_line: u64,
+    /// `known:<encoding>` or `pattern:<rule>`.
+    what: String,
+    variable: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Tool {
+    name: String,
+    command: String,
+    bytes: u64,
+    median_s: f64,
+    mb_per_s: f64,
+    known_found: usize,
+    known_total: usize,
+    pattern_found: usize,
+    pattern_total: usize,
+    other_findings: usize,
+    note: String,
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[(self.next() % v.len() as u64) as usize]
+    }
+    fn chars(&mut self, n: usize, alphabet: &[u8]) -> String {
+        (0..n).map(|_| *self.pick(alphabet) as char).collect()
+    }
+}
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const WORDS: &[&str] = &["the", "layer", "config", "server", "request", "value", "install", "package", "version", "error", "user", "token", "password", "secret", "cache", "build", "module", "return", "function", "import", "export", "default", "string", "number", "object", "index", "data", "path", "file", "system"];
+
+fn text_line(r: &mut Rng, out: &mut Vec<u8>) {
+    match r.next() % 6 {
+        0 => out.extend_from_slice(format!("\"integrity\": \"sha512-{}==\",\n", r.chars(86, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")).as_bytes()),
+        1 => out.extend_from_slice(format!("commit {:016x}{:016x}{:08x} uuid {:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}\n", r.next(), r.next(), r.next() as u32, r.next() as u32, r.next() as u16, r.next() % 4096, r.next() % 4096, r.next() & 0xffff_ffff_ffff).as_bytes()),
+        _ => {
+            for _ in 0..(8 + r.next() % 14) {
+                out.extend_from_slice(r.pick(WORDS).as_bytes());
+                out.push(b' ');
+            }
+            out.push(b'\n');
+        }
+    }
+}
+
+fn js_line(r: &mut Rng, out: &mut Vec<u8>) {
+    for _ in 0..(20 + r.next() % 40) {
+        let (a, b) = (r.chars(2, b"abcdefghijklmnopqrstuvwxyz"), r.chars(1, b"etnrsio"));
+        let s = match r.next() % 5 {
+            0 => format!("function {a}({b},t){{var n={b}.token||t.accessToken;return{{password:n.password,secret:null}}}}"),
+            1 => format!("const {a}={{headers:{{Authorization:\"Bearer \"+{b}.token}},key:import.meta.env.VITE_KEY}};"),
+            2 => format!("{a}.prototype.tokenize=function({b}){{return this.secretKey?{b}.split(\",\"):[]}};"),
+            3 => format!("var {a}=\"{}\";", r.chars(24, ALNUM)),
+            _ => format!("if({a}.length>{}){{{b}.push({a}.slice(0,{}))}}", r.next() % 999, r.next() % 99),
+        };
+        out.extend_from_slice(s.as_bytes());
+    }
+    out.push(b'\n');
+}
+
+/// The planted lines: known values in every encoding, and undeclared secrets of each rule.
+fn plant_lines(r: &mut Rng, values: &[(String, String)]) -> Vec<(String, Option<String>, String)> {
+    let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+    let b64u = |s: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let v = |i: usize| (values[i].0.clone(), values[i].1.clone());
+    let mut out = Vec::new();
+    let mut known = |what: &str, i: usize, line: String| out.push((format!("known:{what}"), Some(v(i).0), line));
+    known("raw", 0, format!("DATABASE_URL=postgres://app:{}@db:5432/app", v(0).1));
+    known("raw", 1, format!("window.__CFG__={{\"k\":\"{}\"}}", v(1).1));
+    for (n, pre) in ["", "x", "xy"].iter().enumerate() {
+        known("base64", 2 + n, format!("blob: {}", b64(format!("{pre}{}:suffix", v(2 + n).1).as_bytes())));
+    }
+    known("base64url", 5, format!("state={}", b64u(format!("z{}", v(5).1).as_bytes())));
+    known("hex", 6, format!("digest {}", hex(&v(6).1)));
+    known("hex-upper", 7, format!("DIGEST {}", hex(&v(7).1).to_uppercase()));
+    known("url-encoded", 0, format!("https://api.example/x?dsn={}&v=1", v(0).1.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>()));
+    known("json-escaped", 1, format!("{{\"cfg\":\"{}\"}}", v(1).1.replace('/', "\\/")));
+    let pem_body: Vec<String> = (0..12).map(|_| r.chars(64, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")).collect();
+    let jwt = format!(
+        "{}.{}.{}",
+        b64u(br#"{"alg":"HS256","typ":"JWT"}"#),
+        b64u(br#"{"iss":"supabase","role":"service_role","iat":1700000000}"#),
+        r.chars(43, ALNUM)
+    );
+    let mut pat = |rule: &str, line: String| out.push((format!("pattern:{rule}"), None, line));
+    pat("github-token", format!("export GITHUB_TOKEN=ghp_{}", r.chars(36, ALNUM)));
+    pat("github-token", format!("token: github_pat_{}_{}", r.chars(22, ALNUM), r.chars(59, ALNUM)));
+    pat("aws-access-key-id", format!("aws_access_key_id = AKIA{}", r.chars(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")));
+    pat("aws-secret-access-key", format!("aws_secret_access_key = {}", r.chars(40, ALNUM)));
+    pat("stripe-live-key", format!("STRIPE_KEY=\"sk_live_{}\"", r.chars(24, ALNUM)));
+    pat("slack-token", format!("slack: xoxb-{}-{}-{}", r.chars(11, b"0123456789"), r.chars(12, b"0123456789"), r.chars(24, ALNUM)));
+    pat("google-api-key", format!("\"apiKey\": \"AIza{}\"", r.chars(35, ALNUM)));
+    pat("openai-key", format!("OPENAI_API_KEY=sk-proj-{}", r.chars(48, ALNUM)));
+    pat("openrouter-key", format!("OPENROUTER_API_KEY=sk-or-v1-{}", r.chars(64, b"0123456789abcdef")));
+    pat("anthropic-key", format!("ANTHROPIC_API_KEY=sk-ant-api03-{}-{}AA", r.chars(80, ALNUM), r.chars(12, ALNUM)));
+    pat("npm-token", format!("//registry.npmjs.org/:_authToken=npm_{}", r.chars(36, ALNUM)));
+    pat("supabase-secret-key", format!("SUPABASE_SECRET_KEY=sb_secret_{}", r.chars(32, ALNUM)));
+    pat("private-key", format!("-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----", pem_body.join("\n")));
+    pat("supabase-service-role-jwt", format!("SERVICE_ROLE_KEY={jwt}"));
+    pat("generic-secret-assignment", format!("DB_PASSWORD={}#{}", r.chars(10, ALNUM), r.chars(9, ALNUM)));
+    out
+}
+
+/// Generate (or reuse) the corpus: `files` files of 8 MB, a third each text, minified JS and
+/// binary; planted lines spread over them.
+fn corpus(dir: &Path, files: usize) -> anyhow::Result<(Vec<(String, String)>, Vec<Plant>)> {
+    let meta = dir.join("planted.json");
+    if let Ok(text) = std::fs::read_to_string(&meta) {
+        if let Ok(v) = serde_json::from_str(&text) {
+            return Ok(v);
+        }
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let mut r = Rng(0x2545_f491_4f6c_dd1d);
+    let values: Vec<(String, String)> = (0..8).map(|i| (format!("BENCH_SECRET_{i}"), format!("{}/{}.{}", r.chars(10, ALNUM), r.chars(8, ALNUM), r.chars(6, ALNUM)))).collect();
+    let lines = plant_lines(&mut r, &values);
+    let mut plants = Vec::new();
+    for f in 0..files {
+        let name = format!("f{f:03}.{}", ["txt", "js", "bin"][f % 3]);
+        // Plants go to text and JS files only (binary files are the noise floor).
+        let targets: Vec<usize> = (0..files).filter(|i| i % 3 != 2).collect();
+        let mine: Vec<_> = lines.iter().enumerate().filter(|(i, _)| targets[(i * 7 + 1) % targets.len()] == f).map(|(_, l)| l).collect();
+        let mut out = Vec::with_capacity(FILE_BYTES + 4096);
+        let step = FILE_BYTES / (mine.len() + 1);
+        let mut next = 0;
+        while out.len() < FILE_BYTES {
+            if next < mine.len() && out.len() >= step * (next + 1) {
+                let (what, variable, line) = mine[next];
+                let first_line = 1 + out.iter().filter(|b| **b == b'\n').count() as u64;
+                let start = out.len() as u64;
+                out.extend_from_slice(line.as_bytes());
+                let end = out.len() as u64;
+                out.push(b'\n');
+                let last_line = first_line + line.matches('\n').count() as u64;
+                plants.push(Plant { file: name.clone(), start, end, first_line, last_line, what: what.clone(), variable: variable.clone() });
+                next += 1;
+            }
+            match f % 3 {
+                0 => text_line(&mut r, &mut out),
+                1 => js_line(&mut r, &mut out),
+                _ => (0..4096).for_each(|_| out.extend_from_slice(&r.next().to_le_bytes()[..2])),
+            }
+        }
+        std::fs::write(dir.join(&name), &out).with_context(|| format!("write {name}"))?;
+    }
+    std::fs::write(dir.join("values.txt"), values.iter().map(|(_, v)| format!("{v}\n")).collect::<String>())?;
+    std::fs::write(&meta, serde_json::to_string(&(&values, &plants))?)?;
+    Ok((values, plants))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time_runs(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        f()?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    Ok(median(times))
+}
+
+/// Score located hits `(file, line)` or `(file, byte offset)` against the plants.
+fn score(plants: &[Plant], hits: &[(String, u64)], by_line: bool) -> (usize, usize, usize) {
+    let inside = |p: &Plant, (f, at): &(String, u64)| f == &p.file && if by_line { (p.first_line..=p.last_line).contains(at) } else { (p.start..p.end).contains(at) };
+    let found = |prefix: &str| plants.iter().filter(|p| p.what.starts_with(prefix) && hits.iter().any(|h| inside(p, h))).count();
+    let other = hits.iter().filter(|h| !plants.iter().any(|p| inside(p, h))).count();
+    (found("known:"), found("pattern:"), other)
+}
+
+fn ensure_peer(bin: &str, install: &[&str]) -> bool {
+    if Command::new(bin).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        return true;
+    }
+    eprintln!("installing {bin}: {}", install.join(" "));
+    Command::new(install[0]).args(&install[1..]).status().is_ok_and(|s| s.success())
+}
+
+pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
+    let (files, runs) = if quick { (6, 2) } else { (64, 5) };
+    let dir = g.root().join(format!("target/bench/scan-v2-{files}x8M"));
+    let (values, plants) = corpus(&dir, files)?;
+    let bytes = (files * FILE_BYTES) as u64;
+    let paths: Vec<PathBuf> = (0..files).map(|f| dir.join(format!("f{f:03}.{}", ["txt", "js", "bin"][f % 3]))).collect();
+    let (kt, pt) = (plants.iter().filter(|p| p.what.starts_with("known:")).count(), plants.iter().filter(|p| p.what.starts_with("pattern:")).count());
+    let mut tools = Vec::new();
+
+    // Ours: in-process, single thread, values + encodings + patterns, files one by one.
+    let known: Vec<KnownValue> = values.iter().map(|(k, v)| KnownValue { variable: k.clone(), value: v.as_bytes().to_vec() }).collect();
+    let scanner = Scanner::new(Needles::build(known, &Allowlist::default()), Allowlist::default());
+    let scan_all = |hits: &mut Vec<(String, u64)>| -> anyhow::Result<()> {
+        for p in &paths {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let mut f = std::fs::File::open(p)?;
+            let report = leakscan::scan_archive_stream(&scanner, &mut f, &name)?;
+            hits.extend(report.findings.iter().filter_map(|f| match &f.location { Location::File { path } => Some((path.clone(), f.offset?)), _ => None }));
+        }
+        Ok(())
+    };
+    let mut hits = Vec::new();
+    scan_all(&mut hits)?; // warm-up (page cache) and recall
+    let ours = time_runs(runs, || scan_all(&mut Vec::new()))?;
+    let (kf, pf, other) = score(&plants, &hits, false);
+    tools.push(Tool { name: "leakscan".into(), command: "cargo xtask bench scan (in-process)".into(), bytes, median_s: ours, mb_per_s: bytes as f64 / 1e6 / ours, known_found: kf, known_total: kt, pattern_found: pf, pattern_total: pt, other_findings: other, note: format!("{} values -> {} needles + {} rules", values.len(), scanner.needles().needle_count(), leakscan::RULE_IDS.len()) });
+
+    // ripgrep: the plain multi-string search lower bound, one thread, raw values only.
+    if ensure_peer("rg", &["cargo", "install", "--locked", "ripgrep"]) {
+        let values_file = dir.join("values.txt");
+        let mut out = String::new();
+        let t = time_runs(runs, || {
+            let o = Command::new("rg").args(["-a", "-F", "-c", "-j1", "--no-ignore", "-f"]).arg(&values_file).arg(&dir).arg("--glob").arg("f*").output()?;
+            out = String::from_utf8_lossy(&o.stdout).into_owned();
+            Ok(())
+        })?;
+        let raw = plants.iter().filter(|p| p.what == "known:raw").count();
+        let counted: u64 = out.lines().filter_map(|l| l.rsplit(':').next()?.parse::<u64>().ok()).sum();
+        tools.push(Tool { name: "ripgrep".into(), command: "rg -a -F -c -j1 -f values.txt DIR".into(), bytes, median_s: t, mb_per_s: bytes as f64 / 1e6 / t, known_found: counted as usize, known_total: kt, pattern_found: 0, pattern_total: pt, other_findings: 0, note: format!("raw values only: {raw} of the known plants are raw") });
+    }
+
+    // kingfisher: the strongest installable peer; no validation, no network, one thread.
+    if !quick && ensure_peer("kingfisher", &["pip", "install", "kingfisher-bin"]) {
+        let cache = tempfile::tempdir()?;
+        let mut json = Vec::new();
+        let t = time_runs(if quick { 1 } else { 3 }, || {
+            let o = Command::new("kingfisher").env("KF_RULE_CACHE_DIR", cache.path()).args(["scan", "--no-validate", "--no-update-check", "-j", "1", "-f", "json", "--max-file-size", "0"]).arg(&dir).output()?;
+            json = o.stdout;
+            Ok(())
+        })?;
+        let first = json.split(|b| *b == b'\n').next().unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_slice(first).unwrap_or_default();
+        let hits: Vec<(String, u64)> = v["findings"].as_array().into_iter().flatten().filter_map(|f| {
+            let path = f["finding"]["path"].as_str()?;
+            Some((Path::new(path).file_name()?.to_string_lossy().into_owned(), f["finding"]["line"].as_u64()?))
+        }).filter(|(f, _)| f.starts_with('f')).collect();
+        let (kf, pf, other) = score(&plants, &hits, true);
+        tools.push(Tool { name: "kingfisher 2.14".into(), command: "kingfisher scan --no-validate --no-update-check -j 1 -f json DIR".into(), bytes, median_s: t, mb_per_s: bytes as f64 / 1e6 / t, known_found: kf, known_total: kt, pattern_found: pf, pattern_total: pt, other_findings: other, note: "no notion of declared values".into() });
+    }
+
+    // detect-secrets: very slow, so only the files holding plants (text and JS), at most 4.
+    if !quick && ensure_peer("detect-secrets", &["pip", "install", "detect-secrets"]) {
+        let subset: Vec<&PathBuf> = paths.iter().enumerate().filter(|(i, _)| i % 3 != 2).map(|(_, p)| p).take(4).collect();
+        let sub_names: Vec<String> = subset.iter().filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned())).collect();
+        let sub_bytes = (subset.len() * FILE_BYTES) as u64;
+        let mut json = Vec::new();
+        let t = time_runs(1, || {
+            json = Command::new("detect-secrets").current_dir(&dir).arg("scan").args(&sub_names).output()?.stdout;
+            Ok(())
+        })?;
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
+        let hits: Vec<(String, u64)> = v["results"].as_object().into_iter().flatten().flat_map(|(file, list)| {
+            list.as_array().into_iter().flatten().filter_map(move |f| Some((file.clone(), f["line_number"].as_u64()?)))
+        }).collect();
+        let sub_plants: Vec<Plant> = plants.iter().filter(|p| sub_names.contains(&p.file)).cloned().collect();
+        let (kf, pf, other) = score(&sub_plants, &hits, true);
+        let skt = sub_plants.iter().filter(|p| p.what.starts_with("known:")).count();
+        tools.push(Tool { name: "detect-secrets 1.5".into(), command: "detect-secrets scan FILES".into(), bytes: sub_bytes, median_s: t, mb_per_s: sub_bytes as f64 / 1e6 / t, known_found: kf, known_total: skt, pattern_found: pf, pattern_total: sub_plants.len() - skt, other_findings: other, note: format!("{} MB subset (too slow for the whole corpus), 1 run", sub_bytes >> 20) });
+    }
+
+    let ratio = tools.iter().find(|t| t.name == "ripgrep").map(|rg| ours / rg.median_s);
+    if format == Format::Json {
+        output::print_json(&serde_json::json!({ "corpus": dir, "bytes": bytes, "runs": runs, "ratio_to_ripgrep": ratio, "tools": tools }))?;
+    } else {
+        println!("corpus: {} ({} MB, {} files: text, minified JS, binary; {} known + {} pattern plants), {runs} runs, median", dir.display(), bytes >> 20, files, kt, pt);
+        println!("| tool | MB/s | median s | known found | patterns found | other findings | note |");
+        println!("|---|---:|---:|---:|---:|---:|---|");
+        for t in &tools {
+            println!("| {} | {:.0} | {:.2} | {}/{} | {}/{} | {} | {} |", t.name, t.mb_per_s, t.median_s, t.known_found, t.known_total, t.pattern_found, t.pattern_total, t.other_findings, t.note);
+        }
+        if let Some(r) = ratio {
+            println!("leakscan time / ripgrep time: {r:.2}x (goal: <= 2x)");
+        }
+    }
+    Ok(Status::Ok)
+}
