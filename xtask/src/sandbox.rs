@@ -229,7 +229,9 @@ impl Sandbox {
 
     /// Tear down exactly what the recorded start created, in reverse dependency order.
     pub fn stop(&self) -> anyhow::Result<()> {
-        std::fs::create_dir_all(&self.layout.dir)?;
+        if !self.layout.state_file().exists() {
+            return Ok(()); // nothing recorded: nothing of ours to stop
+        }
         let _lock = FileLock::exclusive(&self.layout.dir.join("lock"))?;
         self.teardown_recorded();
         Ok(())
