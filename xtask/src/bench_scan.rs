@@ -106,7 +106,7 @@ fn plant_lines(r: &mut Rng, values: &[(String, String)]) -> Vec<(String, Option<
     known("base64url", 5, format!("state={}", b64u(format!("z{}", v(5).1).as_bytes())));
     known("hex", 6, format!("digest {}", hex(&v(6).1)));
     known("hex-upper", 7, format!("DIGEST {}", hex(&v(7).1).to_uppercase()));
-    known("url-encoded", 0, format!("https://api.example/x?dsn={}&v=1", v(0).1.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>()));
+    known("url-encoded", 0, format!("https://api.example/x?dsn={}&v=1", v(0).1.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>()));
     known("json-escaped", 1, format!("{{\"cfg\":\"{}\"}}", v(1).1.replace('/', "\\/")));
     let pem_body: Vec<String> = (0..12).map(|_| r.chars(64, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")).collect();
     let jwt = format!(
@@ -181,6 +181,25 @@ fn corpus(dir: &Path, files: usize) -> anyhow::Result<(Vec<(String, String)>, Ve
     Ok((values, plants))
 }
 
+/// One small file per plant: the plant with 8 KB of corpus before and after, cut at line
+/// boundaries, with the plant's line numbers rebased.
+fn windows(dir: &Path, out: &Path, plants: &[Plant]) -> anyhow::Result<Vec<Plant>> {
+    std::fs::create_dir_all(out)?;
+    let mut res = Vec::new();
+    for (i, p) in plants.iter().enumerate() {
+        let data = std::fs::read(dir.join(&p.file))?;
+        let (s, e) = (p.start as usize, p.end as usize);
+        let from = data[..s.saturating_sub(8192)].iter().rposition(|b| *b == b'\n').map_or(0, |x| x + 1);
+        let from = if s < 8192 { 0 } else { from.max(s.saturating_sub(16384)) };
+        let to = data[(e + 8192).min(data.len())..].iter().position(|b| *b == b'\n').map_or(data.len(), |x| (e + 8192).min(data.len()) + x + 1);
+        let name = format!("w{i:03}.txt");
+        std::fs::write(out.join(&name), &data[from..to])?;
+        let skipped = data[..from].iter().filter(|b| **b == b'\n').count() as u64;
+        res.push(Plant { file: name, start: p.start - from as u64, end: p.end - from as u64, first_line: p.first_line - skipped, last_line: p.last_line - skipped, ..p.clone() });
+    }
+    Ok(res)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -214,7 +233,7 @@ fn ensure_peer(bin: &str, install: &[&str]) -> bool {
 
 pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
     let (files, runs) = if quick { (6, 2) } else { (64, 5) };
-    let dir = g.root().join(format!("target/bench/scan-v2-{files}x8M"));
+    let dir = g.root().join(format!("target/bench/scan-v3-{files}x8M"));
     let (values, plants) = corpus(&dir, files)?;
     let bytes = (files * FILE_BYTES) as u64;
     let paths: Vec<PathBuf> = (0..files).map(|f| dir.join(format!("f{f:03}.{}", ["txt", "js", "bin"][f % 3]))).collect();
@@ -239,6 +258,16 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
     let (kf, pf, other) = score(&plants, &hits, false);
     tools.push(Tool { name: "leakscan".into(), command: "cargo xtask bench scan (in-process)".into(), bytes, median_s: ours, mb_per_s: bytes as f64 / 1e6 / ours, known_found: kf, known_total: kt, pattern_found: pf, pattern_total: pt, other_findings: other, note: format!("{} values -> {} needles + {} rules", values.len(), scanner.needles().needle_count(), leakscan::RULE_IDS.len()) });
 
+    // The same without pattern rules: the like-for-like comparison with ripgrep.
+    let values_only = Scanner::new(Needles::build(values.iter().map(|(k, v)| KnownValue { variable: k.clone(), value: v.as_bytes().to_vec() }).collect(), &Allowlist::default()), Allowlist::default()).with_patterns(false);
+    let t = time_runs(runs, || {
+        for p in &paths {
+            leakscan::scan_archive_stream(&values_only, &mut std::fs::File::open(p)?, "f")?;
+        }
+        Ok(())
+    })?;
+    tools.push(Tool { name: "leakscan, known values only".into(), command: "(in-process, patterns off)".into(), bytes, median_s: t, mb_per_s: bytes as f64 / 1e6 / t, known_found: 0, known_total: kt, pattern_found: 0, pattern_total: pt, other_findings: 0, note: "encodings included; recall as above".into() });
+
     // ripgrep: the plain multi-string search lower bound, one thread, raw values only.
     if ensure_peer("rg", &["cargo", "install", "--locked", "ripgrep"]) {
         let values_file = dir.join("values.txt");
@@ -253,12 +282,17 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
         tools.push(Tool { name: "ripgrep".into(), command: "rg -a -F -c -j1 -f values.txt DIR".into(), bytes, median_s: t, mb_per_s: bytes as f64 / 1e6 / t, known_found: counted as usize, known_total: kt, pattern_found: 0, pattern_total: pt, other_findings: 0, note: format!("raw values only: {raw} of the known plants are raw") });
     }
 
+    // Slow peers get every plant with 8 KB of its surroundings instead of the whole corpus.
+    let slow = dir.join("windows");
+    let slow_plants = windows(&dir, &slow, &plants)?;
+    let slow_bytes: u64 = slow_plants.iter().map(|p| std::fs::metadata(slow.join(&p.file)).map(|m| m.len()).unwrap_or(0)).sum();
+
     // kingfisher: the strongest installable peer; no validation, no network, one thread.
     if !quick && ensure_peer("kingfisher", &["pip", "install", "kingfisher-bin"]) {
         let cache = tempfile::tempdir()?;
         let mut json = Vec::new();
         let t = time_runs(if quick { 1 } else { 3 }, || {
-            let o = Command::new("kingfisher").env("KF_RULE_CACHE_DIR", cache.path()).args(["scan", "--no-validate", "--no-update-check", "-j", "1", "-f", "json", "--max-file-size", "0"]).arg(&dir).output()?;
+            let o = Command::new("kingfisher").env("KF_RULE_CACHE_DIR", cache.path()).args(["scan", "--no-validate", "--no-update-check", "-j", "1", "-f", "json", "--max-file-size", "0"]).arg(&slow).output()?;
             json = o.stdout;
             Ok(())
         })?;
@@ -267,29 +301,25 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
         let hits: Vec<(String, u64)> = v["findings"].as_array().into_iter().flatten().filter_map(|f| {
             let path = f["finding"]["path"].as_str()?;
             Some((Path::new(path).file_name()?.to_string_lossy().into_owned(), f["finding"]["line"].as_u64()?))
-        }).filter(|(f, _)| f.starts_with('f')).collect();
-        let (kf, pf, other) = score(&plants, &hits, true);
-        tools.push(Tool { name: "kingfisher 2.14".into(), command: "kingfisher scan --no-validate --no-update-check -j 1 -f json DIR".into(), bytes, median_s: t, mb_per_s: bytes as f64 / 1e6 / t, known_found: kf, known_total: kt, pattern_found: pf, pattern_total: pt, other_findings: other, note: "no notion of declared values".into() });
+        }).collect();
+        let (kf, pf, other) = score(&slow_plants, &hits, true);
+        tools.push(Tool { name: "kingfisher 2.14".into(), command: "kingfisher scan --no-validate --no-update-check -j 1 -f json windows/".into(), bytes: slow_bytes, median_s: t, mb_per_s: slow_bytes as f64 / 1e6 / t, known_found: kf, known_total: kt, pattern_found: pf, pattern_total: pt, other_findings: other, note: "plant windows subset; no notion of declared values".into() });
     }
 
     // detect-secrets: very slow, so only the files holding plants (text and JS), at most 4.
     if !quick && ensure_peer("detect-secrets", &["pip", "install", "detect-secrets"]) {
-        let subset: Vec<&PathBuf> = paths.iter().enumerate().filter(|(i, _)| i % 3 != 2).map(|(_, p)| p).take(4).collect();
-        let sub_names: Vec<String> = subset.iter().filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned())).collect();
-        let sub_bytes = (subset.len() * FILE_BYTES) as u64;
+        let names: Vec<String> = slow_plants.iter().map(|p| p.file.clone()).collect();
         let mut json = Vec::new();
         let t = time_runs(1, || {
-            json = Command::new("detect-secrets").current_dir(&dir).arg("scan").args(&sub_names).output()?.stdout;
+            json = Command::new("detect-secrets").current_dir(&slow).arg("scan").args(&names).output()?.stdout;
             Ok(())
         })?;
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
         let hits: Vec<(String, u64)> = v["results"].as_object().into_iter().flatten().flat_map(|(file, list)| {
             list.as_array().into_iter().flatten().filter_map(move |f| Some((file.clone(), f["line_number"].as_u64()?)))
         }).collect();
-        let sub_plants: Vec<Plant> = plants.iter().filter(|p| sub_names.contains(&p.file)).cloned().collect();
-        let (kf, pf, other) = score(&sub_plants, &hits, true);
-        let skt = sub_plants.iter().filter(|p| p.what.starts_with("known:")).count();
-        tools.push(Tool { name: "detect-secrets 1.5".into(), command: "detect-secrets scan FILES".into(), bytes: sub_bytes, median_s: t, mb_per_s: sub_bytes as f64 / 1e6 / t, known_found: kf, known_total: skt, pattern_found: pf, pattern_total: sub_plants.len() - skt, other_findings: other, note: format!("{} MB subset (too slow for the whole corpus), 1 run", sub_bytes >> 20) });
+        let (kf, pf, other) = score(&slow_plants, &hits, true);
+        tools.push(Tool { name: "detect-secrets 1.5".into(), command: "detect-secrets scan windows/*".into(), bytes: slow_bytes, median_s: t, mb_per_s: slow_bytes as f64 / 1e6 / t, known_found: kf, known_total: kt, pattern_found: pf, pattern_total: pt, other_findings: other, note: "plant windows subset, 1 run".into() });
     }
 
     let ratio = tools.iter().find(|t| t.name == "ripgrep").map(|rg| ours / rg.median_s);
@@ -300,7 +330,7 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
         println!("| tool | MB/s | median s | known found | patterns found | other findings | note |");
         println!("|---|---:|---:|---:|---:|---:|---|");
         for t in &tools {
-            println!("| {} | {:.0} | {:.2} | {}/{} | {}/{} | {} | {} |", t.name, t.mb_per_s, t.median_s, t.known_found, t.known_total, t.pattern_found, t.pattern_total, t.other_findings, t.note);
+            println!("| {} | {:.1} | {:.2} | {}/{} | {}/{} | {} | {} |", t.name, t.mb_per_s, t.median_s, t.known_found, t.known_total, t.pattern_found, t.pattern_total, t.other_findings, t.note);
         }
         if let Some(r) = ratio {
             println!("leakscan time / ripgrep time: {r:.2}x (goal: <= 2x)");
