@@ -110,13 +110,13 @@ fn deploy(project: &Path, engine: &Engine, image: &str) -> anyhow::Result<(f64, 
 }
 
 fn bench_image(engine: &Engine, images: &BollardEngine, name: &str, mb: u32) -> anyhow::Result<String> {
-    let tag = format!("xtask-bench-deploy:{name}-{mb}");
+    let tag = format!("xtask-bench-deploy:{name}-{mb}-term");
     if images.inspect(&tag)?.is_some() {
         return Ok(tag);
     }
     engine.ensure_base_image("busybox:1.36")?;
     let dockerfile = format!(
-        "FROM busybox:1.36\nRUN head -c {mb}000000 /dev/urandom > /pad && mkdir -p /www && echo ok > /www/health\nUSER 10001:10001\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
+        "FROM busybox:1.36\nRUN head -c {mb}000000 /dev/urandom > /pad && mkdir -p /www && echo ok > /www/health\nUSER 10001:10001\nCMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]\n"
     );
     let request = BuildRequest {
         tag: tag.clone(),
@@ -140,11 +140,16 @@ fn fixture(root: &Path, dir: &Path, sandbox: &Sandbox) -> anyhow::Result<()> {
             sandbox.ssh_config().display()
         ),
     )?;
-    std::fs::write(
-        dir.join(".env.production"),
-        "VITE_SUPABASE_URL=https://demo.supabase.co\nVITE_SUPABASE_ANON_KEY=anon\nNODE_ENV=production\nALLOWED_ORIGINS=https://app.example.com\n\
-         RATE_LIMIT_MAX=100\nRATE_LIMIT_WINDOW_MS=60000\nJWT_SECRET=benchJWT0123456789abcdef01234567\nSUPABASE_SERVICE_ROLE_KEY=benchSRK0123456789abcdef\n\
-         OPENROUTER_API_KEY=sk-or-bench0123456789abcdef\nPOSTGRES_PASSWORD=benchPG0123456789abcdef0123\nDATABASE_URL=postgres://app:benchPG0123456789abcdef0123@db:5432/app\n",
-    )?;
+    // Throwaway values from the project's generator, so verify-env passes as for a real deploy.
+    let env_file = dir.join(".env.production");
+    let out = Command::new(std::env::current_exe()?)
+        .arg("--project-dir")
+        .arg(dir)
+        .args(["secrets", "gen", "--throwaway", "--env-file"])
+        .arg(&env_file)
+        .output()?;
+    if !out.status.success() {
+        bail!("secrets gen for the bench fixture failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
     Ok(())
 }

@@ -81,7 +81,12 @@ impl Args {
         };
         let env_arg = env_file.to_str().context("non-UTF-8 path")?;
         say("generating throwaway secrets");
+        // `secrets gen` writes file secrets to <root>/secrets/; remember the ones it adds.
+        let before = secret_files(&root);
         xtask(&["secrets", "gen", "--throwaway", "--env-file", env_arg])?;
+        for added in secret_files(&root).difference(&before) {
+            append(&state, &format!("file={}", added.display()))?;
+        }
         say("building the image (verify-env, frontend, BuildKit, verify-image)");
         xtask(&["build-image", "--env-file", env_arg, "--tag", DEMO_IMAGE])?;
         say("deploying to the sandbox VPS");
@@ -114,6 +119,12 @@ impl Args {
         }
         Ok(Status::Ok)
     }
+}
+
+fn secret_files(root: &Path) -> std::collections::BTreeSet<PathBuf> {
+    std::fs::read_dir(root.join("secrets"))
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "txt")).collect())
+        .unwrap_or_default()
 }
 
 fn sandbox_answers(root: &Path) -> bool {
@@ -170,6 +181,10 @@ fn stop(root: &Path) -> anyhow::Result<Status> {
     if state.lines().any(|l| l == "sandbox=started") {
         Sandbox::stop_in(root).context("stop the sandbox VPS")?;
         eprintln!("demo: stopped the sandbox VPS it had started");
+    }
+    for file in state.lines().filter_map(|l| l.strip_prefix("file=")) {
+        // Only throwaway secret files the demo's `secrets gen` created.
+        let _ = std::fs::remove_file(file);
     }
     std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
     println!("demo stopped");
