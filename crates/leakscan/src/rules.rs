@@ -237,14 +237,15 @@ pub(crate) fn plausible_assigned_secret(v: &[u8]) -> bool {
     if PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
         return false;
     }
-    if s.starts_with(['$', '%', '/', '.', '#', '@', '!', '-', '=']) || lower.starts_with("http") {
+    if s.starts_with(['$', '%', '/', '.', '#', '@', '!', '-', '=', ':']) || lower.starts_with("http") || s.contains("::") {
         return false;
     }
     if ["sha1-", "sha256-", "sha384-", "sha512-", "md5-"].iter().any(|p| lower.starts_with(p)) {
         return false;
     }
     let hex = s.bytes().all(|b| b.is_ascii_hexdigit());
-    if hex && matches!(s.len(), 32 | 40 | 56 | 64 | 96 | 128) {
+    // Hex of hash lengths, and short hex (ids, hash prefixes like cfn-lint's `"c85175a4ebcce361"`).
+    if hex && (s.len() < 32 || matches!(s.len(), 32 | 40 | 56 | 64 | 96 | 128)) {
         return false;
     }
     if is_uuid(s) {
@@ -263,7 +264,8 @@ pub(crate) fn plausible_assigned_secret(v: &[u8]) -> bool {
         return false;
     }
     let classes = [digits, lowers, uppers, others].iter().filter(|&&c| c > 0).count();
-    classes >= 2 && (s.len() >= 16 || classes >= 3) && entropy(v) >= 3.2
+    // Without a digit, only long values count: short letter runs are names, not secrets.
+    classes >= 2 && (s.len() >= 16 || classes >= 3) && (digits > 0 || s.len() >= 24) && entropy(v) >= 3.2
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -338,6 +340,8 @@ mod tests {
             "password: process.env.DB_PASSWORD",
             "const tokenizer=new Tokenizer(options);",
             "password_file=/run/secrets/db_password",
+            r#""AWS::SecretsManager::Secret": "c85175a4ebcce361","#,
+            "SecretsManager::ResourcePolicy\u{0}x",
         ];
         for text in clean {
             assert_eq!(first_hit(text), None, "{text}");
