@@ -189,10 +189,10 @@ impl<'s, 'a> ImageScan<'s, 'a> {
                 out.push(ImageManifest { config, layers, digests });
             }
         }
-        if out.is_empty() {
-            if let Some(index) = self.docs.get("index.json").and_then(|d| serde_json::from_slice::<Value>(d).ok()) {
-                self.oci_index(&index, 0, &mut out);
-            }
+        if out.is_empty()
+            && let Some(index) = self.docs.get("index.json").and_then(|d| serde_json::from_slice::<Value>(d).ok())
+        {
+            self.oci_index(&index, 0, &mut out);
         }
         out
     }

@@ -209,10 +209,10 @@ fn pax_records(data: &[u8]) -> Vec<(&str, &str)> {
         }
         let rec = &rest[sp + 1..len];
         let rec = rec.strip_suffix(b"\n").unwrap_or(rec);
-        if let Ok(text) = std::str::from_utf8(rec) {
-            if let Some((k, v)) = text.split_once('=') {
-                out.push((k, v));
-            }
+        if let Ok(text) = std::str::from_utf8(rec)
+            && let Some((k, v)) = text.split_once('=')
+        {
+            out.push((k, v));
         }
         rest = &rest[len..];
     }

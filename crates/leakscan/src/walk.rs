@@ -62,7 +62,10 @@ pub(crate) fn sniff(head: &[u8]) -> Format {
 }
 
 /// Read up to 512 bytes to sniff, then hand back a reader that replays them.
-pub(crate) fn peek<'r>(r: &'r mut dyn Read) -> io::Result<(Format, io::Chain<Cursor<Vec<u8>>, &'r mut dyn Read>)> {
+/// A stream whose first bytes were read to sniff it, replayed in front of the rest.
+pub(crate) type Peeked<'r> = io::Chain<Cursor<Vec<u8>>, &'r mut dyn Read>;
+
+pub(crate) fn peek(r: &mut dyn Read) -> io::Result<(Format, Peeked<'_>)> {
     let mut head = Vec::with_capacity(512);
     (&mut *r).take(512).read_to_end(&mut head)?;
     Ok((sniff(&head), Cursor::new(head).chain(r)))

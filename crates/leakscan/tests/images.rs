@@ -172,7 +172,7 @@ fn clean_spec() -> ImageSpec<'static> {
             "function a{i}(e,t){{var n=e.token||t.accessToken;return{{password:n.password,secret:null,apiKey:import.meta.env.VITE_KEY_{i}}}}}\
              const s{i}={{headers:{{Authorization:\"Bearer \"+e.token}},id:\"{:08x}-1f2e-4d3c-8b4a-{:012x}\",sha:\"{:040x}\"}};\
              var tokenizer{i}=new Tokenizer({{secret_key_base:process.env.SECRET_KEY_BASE,password_min:12}});",
-            (i as u32).wrapping_mul(2654435761), (i as u64).wrapping_mul(11400714819323198485) & 0xffff_ffff_ffff, (i as u128).wrapping_mul(0x9e3779b97f4a7c15)
+            (i as u32).wrapping_mul(2654435761), i.wrapping_mul(11400714819323198485) & 0xffff_ffff_ffff, (i as u128).wrapping_mul(0x9e3779b97f4a7c15)
         ));
     }
     js.push_str(&format!("const supabaseAnonKey=\"{anon}\";"));
