@@ -136,12 +136,15 @@ fn plant_lines(r: &mut Rng, values: &[(String, String)]) -> Vec<(String, Option<
 
 /// Generate (or reuse) the corpus: `files` files of 8 MB, a third each text, minified JS and
 /// binary; planted lines spread over them.
-fn corpus(dir: &Path, files: usize) -> anyhow::Result<(Vec<(String, String)>, Vec<Plant>)> {
+/// The declared values (variable, value) and where each secret was planted.
+type Corpus = (Vec<(String, String)>, Vec<Plant>);
+
+fn corpus(dir: &Path, files: usize) -> anyhow::Result<Corpus> {
     let meta = dir.join("planted.json");
-    if let Ok(text) = std::fs::read_to_string(&meta) {
-        if let Ok(v) = serde_json::from_str(&text) {
-            return Ok(v);
-        }
+    if let Ok(text) = std::fs::read_to_string(&meta)
+        && let Ok(v) = serde_json::from_str(&text)
+    {
+        return Ok(v);
     }
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     let mut r = Rng(0x2545_f491_4f6c_dd1d);
