@@ -133,6 +133,7 @@ impl Rules {
         }
         let literals = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&lits)
             .expect("rule literals are valid");
         Rules { rules, regexes, literal_rule, literals }
