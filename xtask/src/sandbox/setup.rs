@@ -40,8 +40,29 @@ pub fn sh(program: &str, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A namespace left behind by a sandbox whose processes are all gone (a killed session, a
+/// machine handed on) holds nothing of value: remove it and its host-side veth so the next
+/// sandbox can start. One with a live process in it belongs to a running sandbox: keep it.
+fn reclaim_stale_netns() -> anyhow::Result<()> {
+    let out = Command::new("ip")
+        .args(["netns", "pids", NETNS])
+        .stdin(Stdio::null())
+        .output()
+        .context("run ip netns pids")?;
+    if !out.status.success() || !out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    eprintln!("sandbox: removing the stale network namespace {NETNS} (no process left in it)");
+    // The host end may already be gone with its peer; only the netns removal must succeed.
+    let _ = sh("ip", &["link", "del", VETH_HOST]);
+    sh("ip", &["netns", "del", NETNS])
+}
+
 /// The network namespace and the veth pair: host 10.213.7.1 <-> VPS 10.213.7.2.
 pub fn network(state: &mut State) -> anyhow::Result<()> {
+    if Path::new("/run/netns").join(NETNS).exists() {
+        reclaim_stale_netns()?;
+    }
     if Path::new("/run/netns").join(NETNS).exists() {
         bail!(
             "network namespace {NETNS} already exists but this checkout did not record it: another checkout's sandbox? stop it there (`cargo xtask test --teardown`) or `ip netns del {NETNS}`"
