@@ -34,8 +34,22 @@ impl Clock for FixedClock {
     }
 }
 
-/// `YYYY-MM-DD` for a day number (days since 1970-01-01); Howard Hinnant's civil_from_days.
+/// `YYYY-MM-DD` for a day number (days since 1970-01-01).
 pub fn format_date(days: i64) -> String {
+    let (y, m, d, ..) = civil(days * 86_400);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// RFC 3339 UTC timestamp (`2026-11-25T13:31:11Z`) of a Unix time.
+pub fn rfc3339(t: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(t);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// UTC calendar fields (year, month, day, hour, minute, second) of a Unix time, by Howard
+/// Hinnant's civil_from_days, so no date crate is needed for the few timestamps we write.
+pub fn civil(t: i64) -> (i64, i64, i64, i64, i64, i64) {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -45,7 +59,7 @@ pub fn format_date(days: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 /// Day number of a `YYYY-MM-DD` date; None when it is not one.
