@@ -165,7 +165,12 @@ fn stop(root: &Path) -> anyhow::Result<Status> {
         println!("no demo recorded in {}: nothing to stop", dir.display());
         return Ok(Status::Ok);
     }
-    if state.lines().any(|l| l == "deployed=sandbox") && sandbox_answers(root) {
+    let deployed = state.lines().any(|l| l == "deployed=sandbox");
+    if deployed && !sandbox_answers(root) && !state.lines().any(|l| l == "sandbox=started") {
+        // Someone else's sandbox that we cannot reach right now: keep the record for a retry.
+        bail!("cannot reach the sandbox VPS to stop the demo app; try `cargo xtask demo --stop` again");
+    }
+    if deployed && sandbox_answers(root) {
         let targets = crate::deploy::targets::Targets::load(root)?;
         let t = targets.get(Some("sandbox"))?;
         let ssh = crate::deploy::connect::ssh(root, t)?;
