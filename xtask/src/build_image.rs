@@ -14,7 +14,7 @@ use crate::output::{self, Format, Status};
 use crate::verify_image::{self, ImageVerdict};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub use stage::{StagedContext, stage_context};
@@ -24,6 +24,13 @@ pub struct Args {
     /// The env file to verify and take public and secret values from
     #[arg(long, value_name = "PATH", default_value = ".env.production")]
     pub env_file: PathBuf,
+    /// Environment whose requirements apply (one of the schema's meta.environments)
+    #[arg(long = "env", value_name = "NAME", default_value = "production")]
+    pub environment: String,
+    /// Take values from the layered config (config/common.env + config/<NAME>.env +
+    /// secrets/*.txt) instead of one env file
+    #[arg(long, conflicts_with = "env_file")]
+    pub layered: bool,
     /// Name and tag of the image
     #[arg(long, value_name = "NAME:TAG", default_value = "reference-app:latest")]
     pub tag: String,
@@ -116,11 +123,23 @@ impl Args {
             anyhow::bail!("build-image prints human or json; for SARIF run `cargo xtask verify-image --format sarif IMAGE`");
         }
         let root = g.root();
+        // The layered file lives in a private temp dir for as long as the build runs.
+        let layered = if self.layered {
+            let schema = envfile::Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Some(layered_env_file(&root, &schema, &self.environment)?)
+        } else {
+            None
+        };
+        let env_file = match &layered {
+            Some((_dir, path)) => path.clone(),
+            None if self.env_file.is_absolute() => self.env_file,
+            None => root.join(self.env_file),
+        };
         let opts = BuildOptions {
-            env_file: if self.env_file.is_absolute() { self.env_file } else { root.join(self.env_file) },
+            env_file,
             root,
             tag: self.tag,
-            environment: "production".into(),
+            environment: self.environment,
             builder_env: std::env::vars().collect(),
         };
         let engine = BollardEngine::from_env()?;
@@ -137,6 +156,36 @@ impl Args {
         }
         Ok(Status::failed_if(outcome.refused()))
     }
+}
+
+/// The layered config of `env` written as one env file (0600, in a fresh 0700 temp dir) so
+/// every later step reads exactly what a single-file build would. Build secrets stay out:
+/// they reach BuildKit from secrets/ as secret mounts, never through the env file.
+fn layered_env_file(
+    root: &Path,
+    schema: &envfile::Schema,
+    env: &str,
+) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
+    use anyhow::Context;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let is_build_secret =
+        |k: &str| schema.get(k).is_some_and(|v| v.plane == envfile::Plane::BuildSecret);
+    let vars: Vec<_> = crate::secrets::layered::load(root, env)?
+        .into_iter()
+        .filter(|l| !is_build_secret(&l.key))
+        .collect();
+    let (text, _origins) = crate::secrets::layered::render(&vars)?;
+    let dir = tempfile::Builder::new().prefix("xtask-layered-").tempdir().context("create a temp dir")?;
+    let path = dir.path().join(format!(".env.{env}"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("write the layered env file {}", path.display()))?;
+    Ok((dir, path))
 }
 
 fn print_human(o: &BuildOutcome) {
@@ -172,5 +221,39 @@ fn print_human(o: &BuildOutcome) {
             v.findings.len()
         ),
         (None, None) => println!("built {}", o.tag),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    // Issue 6: build-image accepts `--env NAME --layered` and reads the same layers as
+    // verify-env; the build secret stays out of the file that feeds the build.
+    #[test]
+    fn layered_env_file_combines_layers_privately_without_build_secrets() {
+        let root = tempfile::tempdir().unwrap();
+        let w = |rel: &str, text: &str| {
+            let p = root.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        w("config/common.env", "LOG_LEVEL=info\nNODE_ENV=development\n");
+        w("config/production.env", "NODE_ENV=production\n");
+        w("secrets/jwt_secret.txt", "canary-layered-3b9f1e7a2c5d8f0a1b2c3d4e\n");
+        w("secrets/npm_token.txt", "canary-npm-7d1e2f3a4b5c6d7e\n");
+        let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/env.schema.toml");
+        let schema = envfile::Schema::load(&schema_path).unwrap();
+
+        let (_dir, path) = layered_env_file(root.path(), &schema, "production").unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("NODE_ENV=production\n"), "later layer wins: {text}");
+        assert!(text.contains("LOG_LEVEL=info\n"));
+        assert!(text.contains("JWT_SECRET="), "secret files are layered in");
+        assert!(!text.contains("NPM_TOKEN"), "build secrets never enter the env file");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 }
