@@ -87,6 +87,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn civil_dates_match_known_instants() {
+        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
+        // 2026-11-25T14:00:05Z
+        assert_eq!(civil(1_795_615_205), (2026, 11, 25, 14, 0, 5));
+        assert_eq!(rfc3339(1_795_615_205), "2026-11-25T14:00:05Z");
+    }
+
+    #[test]
     fn dates_round_trip_across_leap_years() {
         assert_eq!(format_date(0), "1970-01-01");
         assert_eq!(parse_date("2024-02-29"), Some(19_782));

@@ -184,42 +184,17 @@ pub fn who() -> String {
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    use crate::clock::Clock;
+    crate::clock::SystemClock.now()
 }
 
 /// `YYYYmmddTHHMMSSZ`, the release name prefix (sorts by time).
 pub fn utc_stamp() -> String {
-    let (y, mo, d, h, m, s) = civil(now_secs());
+    let (y, mo, d, h, m, s) = crate::clock::civil(now_secs());
     format!("{y:04}{mo:02}{d:02}T{h:02}{m:02}{s:02}Z")
 }
 
 /// `YYYY-mm-ddTHH:MM:SSZ`, for the audit log.
 pub fn utc_iso() -> String {
-    let (y, mo, d, h, m, s) = civil(now_secs());
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
-}
-
-/// UTC calendar fields of a Unix time (Howard Hinnant's civil_from_days), without a date crate.
-fn civil(t: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn civil_dates_match_known_instants() {
-        assert_eq!(super::civil(0), (1970, 1, 1, 0, 0, 0));
-        // 2026-11-25T14:00:05Z
-        assert_eq!(super::civil(1_795_615_205), (2026, 11, 25, 14, 0, 5));
-    }
+    crate::clock::rfc3339(now_secs())
 }
