@@ -169,15 +169,8 @@ impl Scanner {
         if !self.patterns {
             return;
         }
-        for m in self.rules.literals.find_iter(buf) {
-            let at = base + m.start() as u64;
-            if at < rule_done {
-                continue;
-            }
-            if at >= rule_limit {
-                break;
-            }
-            let Some(hit) = self.rules.check(m.pattern().as_usize(), buf, m.start()) else { continue };
+        let mut check = |pattern: usize, start: usize| {
+            let Some(hit) = self.rules.check(pattern, buf, start) else { return };
             // The same rule may fire on different secrets in one file: keep each distinct
             // secret once (the sink caps the total).
             let key = {
@@ -186,21 +179,38 @@ impl Scanner {
                 (hit.id, hit.secret).hash(&mut h);
                 h.finish() | (1 << 63)
             };
-            if !seen.insert(key) {
+            if seen.insert(key) {
+                emit(Hit {
+                    severity: hit.severity,
+                    kind: Kind::Pattern,
+                    variable: None,
+                    rule: Some(hit.id.to_string()),
+                    encoding: None,
+                    offset: base + hit.start as u64,
+                    preview: mask(&String::from_utf8_lossy(hit.secret)),
+                    fingerprint: Some(crate::fingerprint(hit.secret)),
+                });
+            }
+        };
+        // Rule literals start in [rule_done, rule_limit) (absolute offsets).
+        let (from, to) = ((rule_done.saturating_sub(base)) as usize, rule_limit.saturating_sub(base).min(buf.len() as u64) as usize);
+        for m in self.rules.prefixes.find_iter(buf) {
+            if m.start() < from {
                 continue;
             }
-            let fp = crate::fingerprint(hit.secret);
-            emit(Hit {
-                severity: hit.severity,
-                kind: Kind::Pattern,
-                variable: None,
-                rule: Some(hit.id.to_string()),
-                encoding: None,
-                offset: base + hit.start as u64,
-                preview: mask(&String::from_utf8_lossy(hit.secret)),
-                fingerprint: Some(fp),
-            });
+            if m.start() >= to {
+                break;
+            }
+            check(m.pattern().as_usize(), m.start());
         }
+        // Generic keywords: only those in the key of a likely assignment (an operator lies
+        // at most a key's length past its keyword, hence the slack past `to`). The same
+        // value met through two keywords of one key is reported once (`seen`).
+        crate::assign::candidates(&self.rules.literals, buf, from, to.saturating_add(crate::assign::LOOK_BACK), |pattern, start| {
+            if start >= from && start < to && self.rules.is_generic(pattern) {
+                check(pattern, start);
+            }
+        });
     }
 }
 
@@ -299,5 +309,20 @@ mod tests {
         let mut rules = Vec::new();
         s.scan_stream(&mut &data[..], &mut |h| rules.push((h.rule, h.offset))).unwrap();
         assert_eq!(rules, vec![(Some("github-token".to_string()), (CHUNK - 10) as u64)]);
+    }
+
+    #[test]
+    fn generic_assignment_at_chunk_edges_is_found_once() {
+        let s = scanner("unrelated-value-123");
+        let line = "DB_PASSWORD=Xk9qL2mZ8Rt7Vb1N";
+        let value_at = line.find('=').unwrap() + 1;
+        for cut in [CHUNK - WINDOW - 30, CHUNK - WINDOW - 8, CHUNK - WINDOW, CHUNK - 20, CHUNK - 5, CHUNK + 3] {
+            let mut data = vec![b' '; cut];
+            data.extend_from_slice(line.as_bytes());
+            data.extend(std::iter::repeat_n(b' ', CHUNK));
+            let mut hits = Vec::new();
+            s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push((h.rule, h.offset))).unwrap();
+            assert_eq!(hits, vec![(Some("generic-secret-assignment".to_string()), (cut + value_at) as u64)], "cut {cut}");
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! input size.
 
 mod allow;
+mod assign;
 mod dir;
 mod engine;
 mod finding;

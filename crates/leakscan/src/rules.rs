@@ -1,6 +1,8 @@
 //! Pattern rules for secrets nobody declared. Each rule is reached only through a literal
 //! prefix found by one Aho-Corasick pass, so the regexes run on a few bytes around rare hits
-//! and the scan keeps the speed of a plain multi-string search.
+//! and the scan keeps the speed of a plain multi-string search. The generic rule's keywords
+//! are too common for that pass: they are looked for only in the keys of likely
+//! assignments ([`crate::assign`]).
 
 use crate::finding::Severity;
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -107,7 +109,12 @@ pub(crate) struct Rules {
     regexes: Vec<Regex>,
     /// Literal pattern id -> rule index.
     literal_rule: Vec<usize>,
+    /// Every rule's literals, the generic keywords included (searched only inside the keys
+    /// of likely assignments, see [`crate::assign`]).
     pub(crate) literals: AhoCorasick,
+    /// The literals of every rule but the generic one, searched over the whole input. The
+    /// generic rule comes last in the table, so pattern ids agree with `literals`.
+    pub(crate) prefixes: AhoCorasick,
 }
 
 /// A rule that matched: the secret's byte range within the window and the rule.
@@ -131,12 +138,22 @@ impl Rules {
                 literal_rule.push(i);
             }
         }
-        let literals = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .build(&lits)
-            .expect("rule literals are valid");
-        Rules { rules, regexes, literal_rule, literals }
+        let build = |lits: &[&str]| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(lits)
+                .expect("rule literals are valid")
+        };
+        let generic = rules.iter().position(|r| r.check == Check::Assignment).expect("the table has a generic rule");
+        assert_eq!(generic, rules.len() - 1, "the generic rule must come last (pattern ids are shared)");
+        let prefix_count = literal_rule.iter().filter(|&&r| r != generic).count();
+        Rules { literals: build(&lits), prefixes: build(&lits[..prefix_count]), rules, regexes, literal_rule }
+    }
+
+    /// Is literal `pattern` a keyword of the generic assignment rule?
+    pub(crate) fn is_generic(&self, pattern: usize) -> bool {
+        self.rules[self.literal_rule[pattern]].check == Check::Assignment
     }
 
     /// Check the rule of literal `pattern` found at `at` in `hay`; `hay` holds at least
