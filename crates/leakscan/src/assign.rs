@@ -3,7 +3,8 @@
 //! minified JS; an assignment operator followed by a long value is much rarer. So this
 //! searches for `=`/`:` with memchr, keeps those followed by a value-shaped run, and only
 //! then looks back for a keyword: the same candidates the keyword search gave, minus the
-//! ones the assignment regex could never match.
+//! ones the assignment regex could never match. The engine uses it only where keywords
+//! turn out dense; elsewhere one literal search over every rule is cheaper.
 
 use aho_corasick::AhoCorasick;
 
@@ -86,6 +87,12 @@ fn key_start(hay: &[u8], end: usize) -> usize {
     j
 }
 
+/// Every keyword holds one of these letter pairs (`passw`, `secret`, `token`, `api`), in
+/// any case: keys of real code mostly hold none, and this is cheaper than the keyword search.
+fn may_hold_keyword(key: &[u8]) -> bool {
+    key.windows(2).any(|w| matches!([w[0] | 0x20, w[1] | 0x20], [b's', b's'] | [b'c', b'r'] | [b'o', b'k'] | [b'p', b'i']))
+}
+
 /// Call `f(pattern, start)` for every literal of `literals` (the full rule literal set, in
 /// its leftmost-longest order) found in the key of an assignment whose operator lies in
 /// `hay[from..to]` and which a long enough value follows. Keys are visited once even when
@@ -101,6 +108,9 @@ pub(crate) fn candidates(literals: &AhoCorasick, hay: &[u8], from: usize, to: us
         }
         let key = key_start(hay, end)..end;
         last_key_end = key.end;
+        if !may_hold_keyword(&hay[key.clone()]) {
+            continue;
+        }
         for m in literals.find_iter(&hay[key.clone()]) {
             f(m.pattern().as_usize(), key.start + m.start());
         }

@@ -16,6 +16,10 @@ const CHUNK: usize = 1 << 20;
 /// At most this many findings are kept; the rest are counted (hostile inputs can hold
 /// millions of matches).
 const MAX_FINDINGS: usize = 10_000;
+/// Generic keywords count as dense once at least this many were met, more than one per
+/// [`DENSE_BYTES_PER_HIT`] bytes (synthetic minified JS: one per ~40 bytes; Python: rarer).
+const DENSE_MIN_HITS: usize = 256;
+const DENSE_BYTES_PER_HIT: usize = 256;
 
 /// What a scan produced.
 #[derive(Debug, Default, Serialize)]
@@ -194,18 +198,35 @@ impl Scanner {
         };
         // Rule literals start in [rule_done, rule_limit) (absolute offsets).
         let (from, to) = ((rule_done.saturating_sub(base)) as usize, rule_limit.saturating_sub(base).min(buf.len() as u64) as usize);
-        for m in self.rules.prefixes.find_iter(buf) {
-            if m.start() < from {
-                continue;
+        // While the generic keywords are rare (most real content), one search for every
+        // literal is cheapest. Where they are dense (minified JS names like `tokenize`,
+        // `password:`), the rest of the chunk goes to a search for the other literals plus
+        // the assignment-shaped search for the keywords, which skips most of their hits.
+        let mut resume = None;
+        let mut generic_hits = 0usize;
+        for m in self.rules.literals.find_iter(aho_corasick::Input::new(buf).span(from..buf.len())) {
+            if m.start() >= to {
+                break;
             }
+            let pattern = m.pattern().as_usize();
+            if self.rules.is_generic(pattern) {
+                generic_hits += 1;
+                if generic_hits >= DENSE_MIN_HITS && generic_hits * DENSE_BYTES_PER_HIT > m.start() - from {
+                    resume = Some(m.start());
+                    break;
+                }
+            }
+            check(pattern, m.start());
+        }
+        let Some(from) = resume else { return };
+        for m in self.rules.prefixes.find_iter(aho_corasick::Input::new(buf).span(from..buf.len())) {
             if m.start() >= to {
                 break;
             }
             check(m.pattern().as_usize(), m.start());
         }
-        // Generic keywords: only those in the key of a likely assignment (an operator lies
-        // at most a key's length past its keyword, hence the slack past `to`). The same
-        // value met through two keywords of one key is reported once (`seen`).
+        // An operator lies at most a key's length past its keyword, hence the slack past
+        // `to`. The same value met through two keywords of one key is reported once (`seen`).
         crate::assign::candidates(&self.rules.literals, buf, from, to.saturating_add(crate::assign::LOOK_BACK), |pattern, start| {
             if start >= from && start < to && self.rules.is_generic(pattern) {
                 check(pattern, start);
@@ -323,6 +344,28 @@ mod tests {
             let mut hits = Vec::new();
             s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push((h.rule, h.offset))).unwrap();
             assert_eq!(hits, vec![(Some("generic-secret-assignment".to_string()), (cut + value_at) as u64)], "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn dense_keywords_switch_searches_without_losing_or_repeating_hits() {
+        let s = scanner("unrelated-value-123");
+        // Keyword-dense filler (minified-JS-like), so the chunk switches to the split search.
+        let filler = "var n=r.token||t.secretKey;";
+        let line = "DB_PASSWORD=Xk9qL2mZ8Rt7Vb1N";
+        let gh = "ghp_4fK9qL2mZx8Rt7Vb1Nc6Hw3Jd5Sa0Ye2Pu9o";
+        for cut in [100, 50_000, CHUNK - WINDOW - 8, CHUNK - 5] {
+            let mut data = filler.repeat(cut / filler.len() + 1).into_bytes();
+            data.truncate(cut);
+            data.push(b' ');
+            let (at_line, at_gh) = (data.len(), data.len() + line.len() + 1);
+            data.extend_from_slice(format!("{line} {gh} ").as_bytes());
+            data.extend(filler.repeat(CHUNK / filler.len()).bytes());
+            let mut hits = Vec::new();
+            s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push((h.rule.unwrap_or_default(), h.offset))).unwrap();
+            hits.sort();
+            let value_at = line.find('=').unwrap() + 1;
+            assert_eq!(hits, vec![("generic-secret-assignment".to_string(), (at_line + value_at) as u64), ("github-token".to_string(), at_gh as u64)], "cut {cut}");
         }
     }
 }

@@ -109,8 +109,9 @@ pub(crate) struct Rules {
     regexes: Vec<Regex>,
     /// Literal pattern id -> rule index.
     literal_rule: Vec<usize>,
-    /// Every rule's literals, the generic keywords included (searched only inside the keys
-    /// of likely assignments, see [`crate::assign`]).
+    /// Every rule's literals, the generic keywords included (searched over the input while
+    /// those keywords are rare, else only inside the keys of likely assignments, see
+    /// [`crate::assign`]).
     pub(crate) literals: AhoCorasick,
     /// The literals of every rule but the generic one, searched over the whole input. The
     /// generic rule comes last in the table, so pattern ids agree with `literals`.
@@ -138,17 +139,18 @@ impl Rules {
                 literal_rule.push(i);
             }
         }
-        let build = |lits: &[&str]| {
+        let build = |lits: &[&str], prefilter: bool| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostLongest)
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .prefilter(prefilter)
                 .build(lits)
                 .expect("rule literals are valid")
         };
         let generic = rules.iter().position(|r| r.check == Check::Assignment).expect("the table has a generic rule");
         assert_eq!(generic, rules.len() - 1, "the generic rule must come last (pattern ids are shared)");
         let prefix_count = literal_rule.iter().filter(|&&r| r != generic).count();
-        Rules { literals: build(&lits), prefixes: build(&lits[..prefix_count]), rules, regexes, literal_rule }
+        Rules { literals: build(&lits, true), prefixes: build(&lits[..prefix_count], true), rules, regexes, literal_rule }
     }
 
     /// Is literal `pattern` a keyword of the generic assignment rule?
