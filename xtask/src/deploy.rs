@@ -122,6 +122,9 @@ impl VpsArgs {
         let server = connect::ssh(&root, &target)?;
         let image_tag = self.image.clone();
         let open_image = || engine.export(&image_tag);
+        let push = |reference: &str| {
+            engine.push(&image_tag, reference, registry_credentials(), &mut |l| progress_line(human, l))
+        };
         let outcome = steps::execute(
             &server,
             &plan,
@@ -129,6 +132,7 @@ impl VpsArgs {
                 compose: compose_text,
                 shipment: &shipment,
                 image: &open_image,
+                push: &push,
                 who: who(),
                 pid: std::process::id(),
                 when: utc_iso(),
@@ -168,6 +172,20 @@ fn print_outcome(plan: &plan::Plan, o: &Outcome) {
             }
         }
     }
+}
+
+fn progress_line(human: bool, line: &str) {
+    if human {
+        eprintln!("deploy: {line}");
+    }
+}
+
+/// Push credentials for a registry target: DEPLOY_REGISTRY_USER and DEPLOY_REGISTRY_PASSWORD,
+/// or none (an open registry). Handed to the engine only, never printed.
+fn registry_credentials() -> Option<bollard::auth::DockerCredentials> {
+    let username = std::env::var("DEPLOY_REGISTRY_USER").ok().filter(|u| !u.is_empty())?;
+    let password = std::env::var("DEPLOY_REGISTRY_PASSWORD").ok();
+    Some(bollard::auth::DockerCredentials { username: Some(username), password, ..Default::default() })
 }
 
 /// The local engine that holds the image: the one `DOCKER_HOST` names, as for build-image

@@ -85,6 +85,46 @@ impl BollardEngine {
     }
 }
 
+impl BollardEngine {
+    /// Tag `image` as `reference` (`HOST[:PORT]/REPO:TAG`) and push it. `credentials` is
+    /// `None` for an open registry; it is handed to bollard only, never formatted.
+    pub fn push(
+        &self,
+        image: &str,
+        reference: &str,
+        credentials: Option<bollard::auth::DockerCredentials>,
+        progress: &mut dyn FnMut(&str),
+    ) -> anyhow::Result<()> {
+        let (repo, tag) = reference
+            .rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .with_context(|| format!("registry reference {reference} has no tag"))?;
+        let opts = bollard::query_parameters::TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
+        self.rt
+            .block_on(self.docker.tag_image(image, Some(opts)))
+            .with_context(|| format!("tag {image} as {reference}"))?;
+        let opts = bollard::query_parameters::PushImageOptionsBuilder::default().tag(tag).build();
+        self.rt.block_on(async {
+            let mut stream = self.docker.push_image(repo, Some(opts), credentials);
+            let mut last = String::new();
+            while let Some(item) = stream.next().await {
+                let item = item.with_context(|| format!("push {reference}"))?;
+                // The engine reports a failed push inside the stream, not as an HTTP error.
+                if let Some(err) = item.error_detail.and_then(|e| e.message) {
+                    anyhow::bail!("push {reference}: {err}");
+                }
+                if let Some(status) = item.status.filter(|s| *s != last) {
+                    if item.progress_detail.is_none_or(|p| p.total.is_none()) {
+                        progress(&format!("push: {status}"));
+                    }
+                    last = status;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
 /// Write each secret to its own 0600 temp file that lives only for the build: BuildKit reads
 /// secret sources from files or the builder's process env, and we never mutate the latter.
 fn secret_files(secrets: &BTreeMap<String, Secret>) -> anyhow::Result<Vec<(String, tempfile::NamedTempFile)>> {

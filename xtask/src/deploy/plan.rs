@@ -57,6 +57,9 @@ pub enum Step {
     MakeRelease { dir: String },
     Upload { path: String, mode: String, content: Content },
     ShipImage { image_id: String, skip_if_present: bool },
+    /// Through the target's registry instead of ssh: push `reference` locally, `docker pull`
+    /// it on the server, and check the pulled ID is `image_id`.
+    PushPull { reference: String, image_id: String, skip_if_present: bool },
     ComposeUp { dir: String, project: String },
     HealthGate { url: String, timeout_secs: u64 },
     /// On success only; on failure the previous release is brought back up instead.
@@ -123,8 +126,15 @@ pub fn build(i: Inputs<'_>) -> Plan {
         let name = format!("{SECRETS_DIR}/{}.txt", var.to_ascii_lowercase());
         steps.push(upload(&name, "0600", Content::SecretFile { var: var.clone() }));
     }
+    steps.push(match &t.registry {
+        Some(registry) => Step::PushPull {
+            reference: format!("{registry}:{}", i.image.short_id()),
+            image_id: i.image.id.clone(),
+            skip_if_present: true,
+        },
+        None => Step::ShipImage { image_id: i.image.id.clone(), skip_if_present: true },
+    });
     steps.extend([
-        Step::ShipImage { image_id: i.image.id.clone(), skip_if_present: true },
         Step::ComposeUp { dir: release_dir.clone(), project: t.project.clone() },
         Step::HealthGate { url: t.health_url.clone(), timeout_secs: t.health_timeout_secs },
         Step::PointCurrent { link: format!("{}/current", t.app_dir), release: release.clone() },
@@ -170,6 +180,10 @@ impl fmt::Display for Step {
             Step::ShipImage { image_id, .. } => {
                 write!(f, "ship image {image_id} (docker save | ssh docker load), skipped if the server has it")
             }
+            Step::PushPull { reference, image_id, .. } => write!(
+                f,
+                "push {reference} (image {image_id}), then docker pull it on the server, skipped if the server has it"
+            ),
             Step::ComposeUp { dir, project } => write!(f, "compose -p {project} up -d in {dir}"),
             Step::HealthGate { url, timeout_secs } => write!(f, "wait for {url} (server side, {timeout_secs}s)"),
             Step::PointCurrent { link, release } => {
@@ -239,6 +253,38 @@ mod tests {
     #[test]
     fn json_plan_snapshot() {
         let t = sandbox();
+        insta::assert_json_snapshot!(build(sample_inputs(&t)));
+    }
+
+    fn registry_target() -> Target {
+        Target { name: "regvps".into(), registry: Some("10.213.7.1:5000/app".into()), ..sandbox() }
+    }
+
+    #[test]
+    fn a_registry_target_pulls_instead_of_shipping() {
+        let t = registry_target();
+        let plan = build(sample_inputs(&t));
+        assert!(!plan.steps.iter().any(|s| matches!(s, Step::ShipImage { .. })));
+        let pulls: Vec<_> = plan.steps.iter().filter(|s| matches!(s, Step::PushPull { .. })).collect();
+        assert_eq!(
+            pulls,
+            [&Step::PushPull {
+                reference: "10.213.7.1:5000/app:0123456789ab".into(),
+                image_id: sample_inputs(&t).image.id,
+                skip_if_present: true,
+            }]
+        );
+    }
+
+    #[test]
+    fn registry_dry_run_text_snapshot() {
+        let t = registry_target();
+        insta::assert_snapshot!(build(sample_inputs(&t)).to_string());
+    }
+
+    #[test]
+    fn registry_json_plan_snapshot() {
+        let t = registry_target();
         insta::assert_json_snapshot!(build(sample_inputs(&t)));
     }
 

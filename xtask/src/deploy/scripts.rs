@@ -96,6 +96,15 @@ pub fn has_image(id: &str) -> String {
     format!("docker image inspect --format '{{{{.Id}}}}' {} 2>/dev/null || true\n", q(id))
 }
 
+/// Pull a registry reference on the server and print the ID it resolved to, so the deploy
+/// can refuse an image someone else pushed under the same tag.
+pub fn pull_image(reference: &str) -> String {
+    format!(
+        "set -eu\ndocker pull -q {r} >/dev/null\ndocker image inspect --format '{{{{.Id}}}}' {r}\n",
+        r = q(reference)
+    )
+}
+
 /// Tag the (loaded or already present) image with the release's own tag, so that every
 /// release keeps pointing at its image even when the build tag moves on.
 pub fn tag_image(id: &str, tag: &str) -> String {

@@ -41,6 +41,9 @@ pub struct Payload<'a> {
     pub shipment: &'a Shipment,
     /// Opens a `docker save` stream of the image (called only when the server lacks it).
     pub image: &'a dyn Fn() -> anyhow::Result<Box<dyn Read + Send>>,
+    /// Tags and pushes the local image as the given registry reference (registry targets
+    /// only; called only when the server lacks the image).
+    pub push: &'a dyn Fn(&str) -> anyhow::Result<()>,
     /// Who deploys (`user@host`), for the lock holder and the audit log.
     pub who: String,
     /// Local process ID, so a later deploy from this machine can tell a dead holder.
@@ -206,6 +209,10 @@ fn prepare(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, outcome: &mut Outc
     let present = server.run(&scripts::has_image(&plan.image.id)).context("look for the image on the server")?;
     if present.stdout_text().trim() == plan.image.id {
         progress(&format!("image {} already on the server: not sent", plan.image.short_id()));
+    } else if let Some(reference) = plan.steps.iter().find_map(|s| match s { Step::PushPull { reference, .. } => Some(reference), _ => None }) {
+        pull(server, plan, p, reference, progress)?;
+        // Sent, through the registry: no bytes crossed ssh, so image_bytes stays 0.
+        outcome.image_sent = true;
     } else {
         progress(&format!("shipping image {} (docker save | ssh docker load)", plan.image.short_id()));
         let mut tar = (p.image)().context("export the image from the local engine")?;
@@ -216,6 +223,33 @@ fn prepare(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, outcome: &mut Outc
         progress(&format!("image sent: {} bytes", outcome.image_bytes));
     }
     run_ok(server, &scripts::tag_image(&plan.image.id, &release_tag(plan)), "tag the image for the release")?;
+    Ok(())
+}
+
+/// Push locally, pull on the server, and make sure the server got this very image: a tag in a
+/// shared registry can be overwritten between our push and its pull.
+fn pull(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, reference: &str, progress: &mut dyn FnMut(&str)) -> anyhow::Result<()> {
+    progress(&format!("pushing image {} as {reference}", plan.image.short_id()));
+    (p.push)(reference).with_context(|| format!("push {reference} from the local engine"))?;
+    progress(&format!("docker pull {reference} on the server"));
+    let out = server.run(&scripts::pull_image(reference)).context("pull the image on the server")?;
+    if !out.success() {
+        bail!(
+            "docker pull {reference} on the server failed (exit {:?}): {}; check that the server can reach the \
+             registry (for a private one: `docker login` on the server)",
+            out.code,
+            out.stderr_text().trim()
+        );
+    }
+    let pulled = out.stdout_text().trim().to_string();
+    if pulled != plan.image.id {
+        bail!(
+            "the server pulled {reference} as image {pulled}, not {}: someone else pushed that tag; \
+             deploy again (the tag is the image's own short ID) or check who writes to the registry",
+            plan.image.id
+        );
+    }
+    progress(&format!("image {} pulled", plan.image.short_id()));
     Ok(())
 }
 
@@ -310,10 +344,64 @@ mod tests {
     }
 
     fn run(remote: &RecordingRemote, plan: &Plan) -> anyhow::Result<Outcome> {
+        run_pushing(remote, plan, &std::cell::RefCell::new(Vec::new()))
+    }
+
+    /// Like [`run`], recording the references the local push was asked for.
+    fn run_pushing(remote: &RecordingRemote, plan: &Plan, pushed: &std::cell::RefCell<Vec<String>>) -> anyhow::Result<Outcome> {
         let ship = shipment();
         let image = || -> anyhow::Result<Box<dyn Read + Send>> { Ok(Box::new(std::io::Cursor::new(vec![7u8; 4096]))) };
-        let payload = Payload { compose: "services: {}\n".into(), shipment: &ship, image: &image, who: "me@here".into(), pid: 1, when: "t".into() };
+        let push = |r: &str| -> anyhow::Result<()> {
+            pushed.borrow_mut().push(r.to_string());
+            Ok(())
+        };
+        let payload = Payload { compose: "services: {}\n".into(), shipment: &ship, image: &image, push: &push, who: "me@here".into(), pid: 1, when: "t".into() };
         execute(remote, plan, payload, &mut |_| {})
+    }
+
+    fn registry_target() -> Target {
+        Target { registry: Some("10.213.7.1:5000/app".into()), ..sandbox() }
+    }
+
+    const REFERENCE: &str = "10.213.7.1:5000/app:0123456789ab";
+
+    #[test]
+    fn a_registry_target_pushes_and_pulls_and_never_streams_docker_load() {
+        let t = registry_target();
+        let remote = server(vec![("docker pull -q", 0, format!("{ID}\n"))]);
+        let pushed = std::cell::RefCell::new(Vec::new());
+        let o = run_pushing(&remote, &plan(&t), &pushed).unwrap();
+        assert_eq!(o.result, Result_::Deployed);
+        assert!(o.image_sent && o.image_bytes == 0, "sent through the registry, nothing over ssh");
+        assert_eq!(*pushed.borrow(), [REFERENCE]);
+        assert!(!remote.calls().iter().any(|c| matches!(c, Call::Stream { .. })), "no docker load over ssh");
+        let scripts = scripts_run(&remote);
+        let pull = scripts.iter().position(|s| s.contains(&format!("docker pull -q '{REFERENCE}'"))).expect("docker pull ran");
+        let tag = scripts.iter().position(|s| s.contains(&format!("docker tag '{ID}' 'reference-app:0123456789ab'"))).expect("release tag");
+        let up = scripts.iter().position(|s| s.contains("up -d")).unwrap();
+        assert!(pull < tag && tag < up);
+    }
+
+    #[test]
+    fn a_registry_target_skips_push_and_pull_when_the_server_has_the_image() {
+        let t = registry_target();
+        let remote = server(vec![("docker image inspect --format '{{.Id}}' '", 0, format!("{ID}\n"))]);
+        let pushed = std::cell::RefCell::new(Vec::new());
+        run_pushing(&remote, &plan(&t), &pushed).unwrap();
+        assert!(pushed.borrow().is_empty());
+        assert!(!scripts_run(&remote).iter().any(|s| s.contains("docker pull")));
+    }
+
+    #[test]
+    fn a_pulled_image_with_another_id_is_refused() {
+        let t = registry_target();
+        let other = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+        let remote = server(vec![("docker pull -q", 0, format!("{other}\n"))]);
+        let err = format!("{:#}", run(&remote, &plan(&t)).unwrap_err());
+        assert!(err.contains("someone else pushed"), "{err}");
+        let scripts = scripts_run(&remote);
+        assert!(!scripts.iter().any(|s| s.contains("up -d") || s.contains("docker tag")));
+        assert!(scripts.iter().any(|s| s.starts_with("rm -rf '/srv/app/releases/20261125T140000Z")));
     }
 
     fn scripts_run(remote: &RecordingRemote) -> Vec<String> {

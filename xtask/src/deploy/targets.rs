@@ -37,6 +37,8 @@ struct RawTarget {
     #[serde(default = "default_keep")]
     keep_releases: usize,
     project: Option<String>,
+    /// `HOST[:PORT]/REPO`: ship the image through this registry instead of over ssh.
+    registry: Option<String>,
 }
 
 fn default_health_timeout() -> u64 {
@@ -72,6 +74,9 @@ pub struct Target {
     pub health_timeout_secs: u64,
     pub keep_releases: usize,
     pub project: String,
+    /// `HOST[:PORT]/REPO` the image is pushed to and the server pulls from; `None`: the
+    /// image goes over ssh (`docker save | docker load`).
+    pub registry: Option<String>,
 }
 
 impl Target {
@@ -155,6 +160,9 @@ fn resolve(name: &str, raw: RawTarget) -> anyhow::Result<Target> {
     if !project.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
         bail!("project must be lower-case letters, digits, '-' or '_', got {project:?}");
     }
+    if let Some(r) = &raw.registry {
+        check_registry(r)?;
+    }
     Ok(Target {
         name: name.to_string(),
         connection,
@@ -165,7 +173,28 @@ fn resolve(name: &str, raw: RawTarget) -> anyhow::Result<Target> {
         health_timeout_secs: raw.health_timeout_secs,
         keep_releases: raw.keep_releases,
         project,
+        registry: raw.registry,
     })
+}
+
+/// `HOST[:PORT]/REPO` with no tag or digest (the deploy picks the tag) and nothing a shell
+/// would read specially, since the server's `docker pull` gets it on a command line.
+fn check_registry(r: &str) -> anyhow::Result<()> {
+    let ok = match r.split_once('/') {
+        Some((host, repo)) => {
+            !host.is_empty()
+                && !repo.is_empty()
+                && !repo.contains(':')
+                && !r.ends_with('/')
+                && r.chars().all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c))
+                && repo.chars().all(|c| !c.is_ascii_uppercase())
+        }
+        None => false,
+    };
+    if !ok {
+        bail!("registry must be HOST[:PORT]/REPO (lower-case repo, no tag), e.g. \"registry.example.com:5000/app\", got {r:?}");
+    }
+    Ok(())
 }
 
 fn expand_home(path: &str) -> PathBuf {
@@ -231,6 +260,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("exactly one"));
+    }
+
+    #[test]
+    fn a_registry_is_host_port_and_repo_without_a_tag() {
+        let parse = |r: &str| {
+            Targets::parse(&format!(
+                "[target.x]\nhost = \"h\"\napp_dir = \"/a\"\napp_port = 80\nhealth_url = \"http://127.0.0.1/health\"\nregistry = \"{r}\"\n"
+            ))
+        };
+        let t = parse("10.213.7.1:5000/app").unwrap();
+        assert_eq!(t.get(Some("x")).unwrap().registry.as_deref(), Some("10.213.7.1:5000/app"));
+        for bad in ["app", "reg:5000/app:latest", "reg/App", "reg/app;rm", "reg/"] {
+            let err = format!("{:#}", parse(bad).unwrap_err());
+            assert!(err.contains("HOST[:PORT]/REPO"), "{bad}: {err}");
+        }
+        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        assert_eq!(Targets::load(root).unwrap().get(Some("sandbox")).unwrap().registry, None);
     }
 
     #[test]
