@@ -49,6 +49,11 @@ const NEEDS: &[Need] = &[
         present: || Path::new("/usr/sbin/sshd").exists(),
     },
     Need {
+        package: "docker-registry",
+        why: "the registry the deploy-through-a-registry test pushes to",
+        present: || Path::new("/usr/bin/docker-registry").exists(),
+    },
+    Need {
         package: "busybox-static",
         why: "the local base image",
         present: || provision::deb_installed("busybox-static"),

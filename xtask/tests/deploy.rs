@@ -142,3 +142,84 @@ fn ssh_cut_during_image_transfer_keeps_the_old_release_and_frees_the_lock() -> a
     assert_eq!(f.ssh(&format!("ls {}/releases | wc -l", f.app_dir))?, "1", "the half-made release is gone");
     Ok(())
 }
+
+/// A plain-HTTP registry (Debian's docker-registry) on the sandbox veth's host side, which both
+/// engines trust (`engine::dockerd::TEST_REGISTRY`). Killed when dropped.
+struct Registry {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> anyhow::Result<Registry> {
+        use anyhow::Context;
+        let bin = std::path::Path::new("/usr/bin/docker-registry");
+        anyhow::ensure!(bin.exists(), "no /usr/bin/docker-registry: `cargo xtask test` installs it (apt-get install -y docker-registry)");
+        let dir = tempfile::tempdir()?;
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {}\n",
+                dir.path().join("data").display(),
+                xtask::engine::dockerd::TEST_REGISTRY
+            ),
+        )?;
+        let child = std::process::Command::new(bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("registry.log"))?)
+            .spawn()
+            .context("start docker-registry")?;
+        let mut r = Registry { child, _dir: dir };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(xtask::engine::dockerd::TEST_REGISTRY).is_ok() {
+                return Ok(r);
+            }
+            if let Some(status) = r.child.try_wait()? {
+                let log = std::fs::read_to_string(r._dir.path().join("registry.log")).unwrap_or_default();
+                anyhow::bail!("docker-registry exited ({status}): {log}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        anyhow::bail!("docker-registry never listened on {}", xtask::engine::dockerd::TEST_REGISTRY)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_registry_target_pushes_and_the_server_pulls_instead_of_docker_load() -> anyhow::Result<()> {
+    let f = Fixture::new("reg", 18105)?;
+    let _lease = f.sandbox.lease()?;
+    let _registry = Registry::start()?;
+    let targets = f.root().join("deploy/targets.toml");
+    let mut toml = std::fs::read_to_string(&targets)?;
+    toml.push_str(&format!("registry = \"{}/treg\"\n", xtask::engine::dockerd::TEST_REGISTRY));
+    std::fs::write(&targets, toml)?;
+    // Its own variant: removing it on the server cannot touch an image another test runs.
+    let v1 = image(&f.engine, "registry", true, 0)?;
+    f.remove_on_server(&v1)?;
+
+    let out = f.xtask(&["deploy", "vps", "--image", &v1, "--dry-run"])?;
+    assert!(text(&out).contains("then docker pull it on the server"), "{}", text(&out));
+    let out = f.xtask(&["deploy", "vps", "--image", &v1])?;
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("docker pull") && !t.contains("docker save | ssh docker load)"), "{t}");
+    assert!(f.page().contains("variant registry"), "page: {}", f.page());
+    // Again: the server has the image ID, so nothing is pushed or pulled.
+    let out = f.xtask(&["deploy", "vps", "--image", &v1, "--format", "json"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(json(&out)["outcome"]["image_sent"], false, "{}", text(&out));
+    // The server holds the image under the registry reference and the release's own tag.
+    let tags = f.ssh("docker images --format '{{.Repository}}:{{.Tag}}'")?;
+    assert!(tags.contains(&format!("{}/treg:", xtask::engine::dockerd::TEST_REGISTRY)), "{tags}");
+    Ok(())
+}

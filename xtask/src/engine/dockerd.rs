@@ -11,6 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The plain-HTTP registry the deploy-through-a-registry test runs on the sandbox veth's host
+/// side. Docker refuses plain HTTP except on 127.0.0.0/8, and this address must be reachable
+/// from both the local engine and the sandbox VPS's, so both engines trust it: one fixed,
+/// test-only address that no real deploy uses.
+pub const TEST_REGISTRY: &str = "10.213.7.1:5000";
+
 /// Where one private daemon keeps everything, and how to launch it.
 #[derive(Debug, Clone)]
 pub struct Dockerd {
@@ -118,6 +124,7 @@ impl Dockerd {
             .arg("-H")
             .arg(format!("unix://{}", socket.display()))
             .args(["--iptables=false", "--ip-masq=false"])
+            .args(["--insecure-registry", TEST_REGISTRY])
             .args(&self.extra_args)
             .args(
                 self.bridge
