@@ -114,7 +114,7 @@ fn bench_image(engine: &Engine, images: &BollardEngine, name: &str, mb: u32) -> 
     if images.inspect(&tag)?.is_some() {
         return Ok(tag);
     }
-    engine.ensure_base_image("busybox:1.36")?;
+    engine.ensure_base_image(crate::engine::BASE_IMAGE)?;
     let dockerfile = format!(
         "FROM busybox:1.36\nRUN head -c {mb}000000 /dev/urandom > /pad && mkdir -p /www && echo ok > /www/health\nUSER 10001:10001\nCMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]\n"
     );

@@ -4,7 +4,7 @@
 
 use crate::browser;
 use crate::cli::Global;
-use crate::engine::Engine;
+use crate::engine::{BASE_IMAGE, Engine};
 use crate::output::{Format, Status, print_json};
 use crate::remote::Remote;
 use crate::sandbox::{Sandbox, VPS_IP};
@@ -57,7 +57,15 @@ impl Args {
         let state = dir.join("state");
 
         say("starting the local Docker engine");
+        let engine_was_up = Engine::answers_in(&root);
         let engine = Engine::ensure_in(&root).context("start the local Docker engine")?;
+        if !engine_was_up && engine.is_private() {
+            append(&state, "engine=started")?;
+        }
+        // The reference Dockerfile builds FROM it, and BuildKit would try to pull it otherwise.
+        if engine.ensure_build_base().context("make the local base image")? {
+            say(&format!("base image {BASE_IMAGE} made locally from busybox-static"));
+        }
         let sandbox_was_up = sandbox_answers(&root);
         say("starting the sandbox VPS");
         let sandbox = Sandbox::ensure_in(&root).context("start the sandbox VPS")?;
@@ -73,6 +81,10 @@ impl Args {
         let xtask = |args: &[&str]| -> anyhow::Result<()> {
             let mut c = Command::new(std::env::current_exe()?);
             c.arg("--project-dir").arg(&root).args(args).env("DOCKER_HOST", engine.docker_host());
+            if !human {
+                // stdout carries only the demo's own JSON report; the steps' tables go to stderr.
+                c.stdout(std::io::stderr());
+            }
             let status = c.status().with_context(|| format!("run xtask {}", args.join(" ")))?;
             if !status.success() {
                 bail!("`cargo xtask {}` failed ({status}); see its output above", args.join(" "));
@@ -156,8 +168,8 @@ fn http_get(url: &str) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Undo what the recorded demo started: its app on the sandbox, the sandbox if the demo
-/// started it, and its throwaway env files.
+/// Undo what the recorded demo started: its app on the sandbox, the sandbox and the private
+/// engine if the demo started them, and its throwaway env files.
 fn stop(root: &Path) -> anyhow::Result<Status> {
     let dir = demo_dir(root);
     let state = std::fs::read_to_string(dir.join("state")).unwrap_or_default();
@@ -186,6 +198,10 @@ fn stop(root: &Path) -> anyhow::Result<Status> {
     if state.lines().any(|l| l == "sandbox=started") {
         Sandbox::stop_in(root).context("stop the sandbox VPS")?;
         eprintln!("demo: stopped the sandbox VPS it had started");
+    }
+    if state.lines().any(|l| l == "engine=started") {
+        Engine::stop_private(root).context("stop the private Docker engine")?;
+        eprintln!("demo: stopped the private Docker engine it had started");
     }
     for file in state.lines().filter_map(|l| l.strip_prefix("file=")) {
         // Only throwaway secret files the demo's `secrets gen` created.

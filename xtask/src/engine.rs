@@ -15,6 +15,11 @@ use std::path::{Path, PathBuf};
 /// Environment variable naming an engine to use instead of the private one (`unix://` only).
 pub const DOCKER_HOST_VAR: &str = "XTASK_DOCKER_HOST";
 
+/// The base image the reference Dockerfile, the test suite and the demo build on. No registry
+/// is reachable from these machines, so it is made locally from Debian's busybox-static
+/// (see [`base_image`]) instead of pulled.
+pub const BASE_IMAGE: &str = "busybox:1.36";
+
 /// Docker 20.10 (Debian's docker.io) speaks API 1.41 and rejects newer clients; newer
 /// engines still accept 1.41.
 pub const API_VERSION: ClientVersion = ClientVersion {
@@ -84,6 +89,13 @@ impl Engine {
         })
     }
 
+    /// Whether an engine already answers for `root` (the configured one or the private one),
+    /// without starting anything: callers that start one record it, to stop only their own.
+    pub fn answers_in(root: &Path) -> bool {
+        let configured = configured_socket().ok().flatten().is_some_and(|s| dockerd::ping(&s));
+        configured || private_daemon(root).answers()
+    }
+
     /// Stop the private engine of `root` if it runs (the PID it recorded, checked to be
     /// that daemon). Returns whether one was stopped.
     pub fn stop_private(root: &Path) -> anyhow::Result<bool> {
@@ -104,6 +116,22 @@ impl Engine {
     /// Whether this is our private daemon (not one named by `XTASK_DOCKER_HOST`).
     pub fn is_private(&self) -> bool {
         self.private.is_some()
+    }
+
+    /// Make [`BASE_IMAGE`] for a build when the engine lacks it. On the private engine it is
+    /// always ours (made or checked); on an engine the user named through [`DOCKER_HOST_VAR`]
+    /// an existing `busybox:1.36`, perhaps a real pulled one, is left alone. Returns whether
+    /// the image was made.
+    pub fn ensure_build_base(&self) -> anyhow::Result<bool> {
+        if !self.is_private() {
+            let docker = self.client()?;
+            let present = block_on(async { Ok(docker.inspect_image(BASE_IMAGE).await.is_ok()) })?;
+            if present {
+                return Ok(false);
+            }
+        }
+        self.ensure_base_image(BASE_IMAGE)?;
+        Ok(true)
     }
 
     /// A bollard client for this engine (API 1.41, see [`API_VERSION`]).

@@ -3,14 +3,12 @@
 //! its base image), so a fresh machine and CI need nothing but this one command.
 
 use crate::cli::Global;
-use crate::engine::{self, Engine, provision};
+use crate::engine::{self, BASE_IMAGE, Engine, provision};
 use crate::output::Status;
 use anyhow::Context;
 use std::path::Path;
 use xshell::{Shell, cmd};
 
-/// The base image every engine test and the demo build on (made locally, never pulled).
-pub const BASE_IMAGE: &str = "busybox:1.36";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

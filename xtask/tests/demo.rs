@@ -1,0 +1,102 @@
+//! `cargo xtask demo`, the README's main command, run as a user runs it on this checkout:
+//! throwaway secrets, verify, build, deploy to the sandbox VPS, health, a headless-Chromium
+//! look at the page; then `demo --stop` removes exactly what it started. Real engine, real
+//! sandbox, real browser; never skipped.
+
+use anyhow::Context;
+use bollard::query_parameters::RemoveImageOptionsBuilder;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use xtask::engine::{BASE_IMAGE, Engine, block_on};
+use xtask::remote::Remote;
+use xtask::sandbox::{Sandbox, VPS_IP};
+
+fn workspace() -> PathBuf {
+    xtask::engine::workspace_root()
+}
+
+fn xtask(args: &[&str]) -> anyhow::Result<Output> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).env("NO_COLOR", "1").output()?)
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Secret-plane values of the demo's env file, plus the secret files it recorded: the canaries.
+fn canaries(root: &Path) -> anyhow::Result<Vec<String>> {
+    let schema = envfile::Schema::load(&root.join("deploy/env.schema.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = std::fs::read_to_string(root.join("target/demo/env/.env.production")).context("the demo's env file")?;
+    let mut out: Vec<String> = envfile::compose::parse(&text, &|_| None)?
+        .into_iter()
+        .filter(|e| schema.get(&e.key).is_some_and(|v| v.plane.is_secret()) && e.value.len() >= 8)
+        .map(|e| e.value)
+        .collect();
+    for file in recorded_files(root) {
+        out.push(std::fs::read_to_string(&file)?.trim().to_string());
+    }
+    Ok(out)
+}
+
+/// The secret files the demo recorded as its own (removed again by `--stop`).
+fn recorded_files(root: &Path) -> Vec<PathBuf> {
+    let state = std::fs::read_to_string(root.join("target/demo/state")).unwrap_or_default();
+    state.lines().filter_map(|l| l.strip_prefix("file=")).map(PathBuf::from).collect()
+}
+
+/// Untag the local base image, so the demo meets the engine as a fresh machine has it.
+/// Images built on it keep their layers; the demo must make the tag again.
+fn untag_base_image(engine: &Engine) -> anyhow::Result<()> {
+    let docker = engine.client()?;
+    block_on(async {
+        let opts = RemoveImageOptionsBuilder::default().noprune(true).build();
+        let _ = docker.remove_image(BASE_IMAGE, Some(opts), None).await;
+        anyhow::ensure!(docker.inspect_image(BASE_IMAGE).await.is_err(), "{BASE_IMAGE} is still tagged");
+        Ok(())
+    })
+}
+
+#[test]
+fn demo_deploys_shows_the_servers_answer_in_chromium_and_stop_removes_it() -> anyhow::Result<()> {
+    let root = workspace();
+    let engine = Engine::ensure()?;
+    let sandbox = Sandbox::ensure_in(&root)?;
+    let _lease = sandbox.lease()?;
+    // A demo an earlier aborted run left behind would make this one a redeploy.
+    let out = xtask(&["demo", "--stop"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    untag_base_image(&engine)?;
+
+    let out = xtask(&["demo", "--format", "json"])?;
+    let all = text(&out);
+    let secrets = canaries(&root)?;
+    assert!(secrets.len() >= 4, "expected the demo's generated secrets, got {}", secrets.len());
+    for s in &secrets {
+        assert!(!all.contains(s.as_str()), "a secret value leaked into the demo's output:\n{all}");
+    }
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let docker = engine.client()?;
+    block_on(async { Ok(docker.inspect_image(BASE_IMAGE).await?) }).context("the demo made the base image again")?;
+    // stdout is the demo's report alone, whatever its steps printed.
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| format!("json report:\n{all}"))?;
+    assert_eq!(report["url"], format!("http://{VPS_IP}:8080"));
+    assert!(report["health"].as_str().unwrap_or("").contains("ok"), "{report}");
+    assert_eq!(report["page_status"], "role: anon ✓", "the page shows what the server verified");
+    let shot = PathBuf::from(report["screenshot"].as_str().context("screenshot path")?);
+    let png = std::fs::read(&shot).with_context(|| format!("read {}", shot.display()))?;
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 1000, "a real screenshot at {}", shot.display());
+    let files = recorded_files(&root);
+    assert!(!files.is_empty(), "the demo records the secret files it created");
+
+    let out = xtask(&["demo", "--stop"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let page = Command::new("curl").args(["-fsS", "-m", "5", &format!("http://{VPS_IP}:8080/health")]).output()?;
+    assert!(!page.status.success(), "the demo app still answers after --stop");
+    for f in &files {
+        assert!(!f.exists(), "{} is left behind", f.display());
+    }
+    assert!(!root.join("target/demo").exists(), "target/demo is left behind");
+    // It did not start the sandbox (the suite did), so the sandbox is still up.
+    assert_eq!(sandbox.ssh().run("echo up")?.stdout_text().trim(), "up");
+    Ok(())
+}
