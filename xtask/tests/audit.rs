@@ -1,10 +1,9 @@
 //! CLI tests of `audit` on good and bad fixture projects (issue 6).
 
-#[path = "secrets_support.rs"]
-mod support;
+mod secrets_support;
 
 use std::os::unix::fs::PermissionsExt;
-use support::Fixture;
+use secrets_support::Fixture;
 
 fn verdicts(f: &Fixture) -> (i32, Vec<(String, String)>) {
     let run = f.xtask(&["audit", "--format", "json"]);

@@ -1,11 +1,10 @@
 //! A canary secret never appears in any output of any secrets-lifecycle command (issue 6),
 //! including error paths and JSON, even when verify-git finds it in history.
 
-#[path = "secrets_support.rs"]
-mod support;
+mod secrets_support;
 
 use base64::Engine;
-use support::Fixture;
+use secrets_support::Fixture;
 
 const JWT: &str = "canaryJWT7f3e9b2d4c1a8e6f0b5d3c7a9e1f4b2dAAAA";
 const KEY: &str = "sk-or-canaryKEY0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4";
@@ -59,7 +58,7 @@ fn no_command_prints_a_canary() {
     vg.expect(1);
     assert!(vg.stdout().contains("leak.txt") && vg.stdout().contains("OPENROUTER_API_KEY"));
     // The manifest went to the 0600 file the user asked for.
-    assert_eq!(support::mode(&f.path("k8s.yaml")), 0o600);
+    assert_eq!(secrets_support::mode(&f.path("k8s.yaml")), 0o600);
     let manifest = f.read("k8s.yaml");
     assert!(manifest.contains(&base64::engine::general_purpose::STANDARD.encode(KEY)));
     // The rotated env file kept the provider key and replaced the canary JWT secret.

@@ -1,9 +1,8 @@
 //! CLI tests of `secrets gen`, `rotate` and `status` on fixture projects (issue 6).
 
-#[path = "secrets_support.rs"]
-mod support;
+mod secrets_support;
 
-use support::{Fixture, entries, mode, value};
+use secrets_support::{Fixture, entries, mode, value};
 use xtask::atomic::{Fault, Writer};
 use xtask::clock::FixedClock;
 

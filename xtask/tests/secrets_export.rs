@@ -1,10 +1,9 @@
 //! CLI tests of layered config (`secrets gen --layered`) and `secrets export` to Swarm and
 //! Kubernetes, including a real engine that is not a swarm manager (issue 6).
 
-#[path = "secrets_support.rs"]
-mod support;
+mod secrets_support;
 
-use support::{Fixture, mode};
+use secrets_support::{Fixture, mode};
 
 fn layered() -> Fixture {
     let f = Fixture::new();

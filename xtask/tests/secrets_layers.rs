@@ -1,10 +1,9 @@
 //! CLI tests of the layered config (seed 001) through `env show --explain` and
 //! `verify-env --layered`, and verify-env's rotation warning (issue 6).
 
-#[path = "secrets_support.rs"]
-mod support;
+mod secrets_support;
 
-use support::Fixture;
+use secrets_support::Fixture;
 
 const CANARY: &str = "canaryLAYER9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1";
 

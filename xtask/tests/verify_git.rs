@@ -1,9 +1,8 @@
 //! CLI tests of `verify-git` on fixture repositories (issue 6).
 
-#[path = "secrets_support.rs"]
-mod support;
+mod secrets_support;
 
-use support::Fixture;
+use secrets_support::Fixture;
 
 fn generated() -> Fixture {
     let f = Fixture::new();
@@ -25,7 +24,7 @@ fn a_clean_repository_passes() {
 #[test]
 fn a_secret_committed_then_deleted_is_found_with_its_commit_and_masked() {
     let f = generated();
-    let jwt = support::value(&f.read(".env.production"), "JWT_SECRET");
+    let jwt = secrets_support::value(&f.read(".env.production"), "JWT_SECRET");
     f.write("notes.txt", &format!("temporary: {jwt}\n"));
     f.git(&["add", "notes.txt"]);
     f.git(&["commit", "-qm", "oops"]);
@@ -66,7 +65,7 @@ fn a_tracked_env_file_and_a_missing_ignore_rule_are_reported() {
 fn a_base64_encoded_secret_in_history_is_found_too() {
     use base64::Engine;
     let f = generated();
-    let jwt = support::value(&f.read(".env.production"), "SUPABASE_SERVICE_ROLE_KEY");
+    let jwt = secrets_support::value(&f.read(".env.production"), "SUPABASE_SERVICE_ROLE_KEY");
     f.write("k8s/secret.yaml", &format!("data:\n  key: {}\n", base64::engine::general_purpose::STANDARD.encode(&jwt)));
     f.git(&["add", "k8s/secret.yaml"]);
     f.git(&["commit", "-qm", "manifest"]);

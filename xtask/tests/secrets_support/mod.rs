@@ -1,5 +1,5 @@
-//! Shared fixture helpers for the secrets, verify-git and audit CLI tests (included with
-//! `#[path]`, not a test crate of its own).
+//! Shared fixture helpers for the secrets, verify-git and audit CLI tests (a module of theirs,
+//! not a test crate of its own).
 #![allow(dead_code, clippy::new_without_default)]
 
 use std::path::{Path, PathBuf};
