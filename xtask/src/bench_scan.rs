@@ -234,6 +234,21 @@ fn ensure_peer(bin: &str, install: &[&str]) -> bool {
     Command::new(install[0]).args(&install[1..]).status().is_ok_and(|s| s.success())
 }
 
+/// secretlint and its recommended preset, installed with npm under `dir` (never into the
+/// project's own `web/`); its binary, or `None` when npm cannot install it.
+fn ensure_secretlint(dir: PathBuf) -> Option<PathBuf> {
+    let bin = dir.join("node_modules/.bin/secretlint");
+    if bin.exists() {
+        return Some(bin);
+    }
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::write(dir.join("package.json"), "{\"private\": true}\n").ok()?;
+    let packages = ["secretlint@12", "@secretlint/secretlint-rule-preset-recommend@12"];
+    eprintln!("installing secretlint: npm install {} (in {})", packages.join(" "), dir.display());
+    let ok = Command::new("npm").current_dir(&dir).args(["install", "--no-audit", "--no-fund"]).args(packages).status().is_ok_and(|s| s.success());
+    (ok && bin.exists()).then_some(bin)
+}
+
 pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
     let (files, runs) = if quick { (6, 2) } else { (64, 5) };
     let dir = g.root().join(format!("target/bench/scan-v3-{files}x8M"));
@@ -323,6 +338,24 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
         }).collect();
         let (kf, pf, other) = score(&slow_plants, &hits, true);
         tools.push(Tool { name: "detect-secrets 1.5".into(), command: "detect-secrets scan windows/*".into(), bytes: slow_bytes, median_s: t, mb_per_s: slow_bytes as f64 / 1e6 / t, known_found: kf, known_total: kt, pattern_found: pf, pattern_total: pt, other_findings: other, note: "plant windows subset, 1 run".into() });
+    }
+
+    // secretlint: the npm peer, with its recommended preset (v12; v13 needs Node 22).
+    if !quick && let Some(bin) = ensure_secretlint(g.root().join("target/bench/peers/secretlint")) {
+        // Its report goes to a file: piped, node exits before flushing and the JSON is cut at 64 KiB.
+        let report = tempfile::NamedTempFile::new()?;
+        let t = time_runs(3, || {
+            let rc = r#"{"rules":[{"id":"@secretlint/secretlint-rule-preset-recommend"}]}"#;
+            Command::new(&bin).current_dir(&slow).args(["--format", "json", "--no-color", "--secretlintrcJSON", rc, "--output"]).arg(report.path()).arg("*.txt").output()?;
+            Ok(())
+        })?;
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(report.path())?).context("secretlint's JSON report")?;
+        let hits: Vec<(String, u64)> = v.as_array().into_iter().flatten().flat_map(|r| {
+            let file = Path::new(r["filePath"].as_str().unwrap_or_default()).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            r["messages"].as_array().into_iter().flatten().filter_map(move |m| Some((file.clone(), m["loc"]["start"]["line"].as_u64()?)))
+        }).collect();
+        let (kf, pf, other) = score(&slow_plants, &hits, true);
+        tools.push(Tool { name: "secretlint 12".into(), command: "secretlint --format json (preset-recommend) windows/*.txt".into(), bytes: slow_bytes, median_s: t, mb_per_s: slow_bytes as f64 / 1e6 / t, known_found: kf, known_total: kt, pattern_found: pf, pattern_total: pt, other_findings: other, note: "plant windows subset".into() });
     }
 
     let ratio = tools.iter().find(|t| t.name == "ripgrep").map(|rg| ours / rg.median_s);
