@@ -4,7 +4,7 @@
 
 use crate::cli::Global;
 use crate::docker::{BollardEngine, BuildRequest, ImageEngine, context_tar_gz};
-use crate::engine::Engine;
+use crate::engine::{BASE_IMAGE, Engine};
 use crate::output::{Format, Status, print_json};
 use crate::remote::Remote;
 use crate::sandbox::Sandbox;
@@ -114,9 +114,9 @@ fn bench_image(engine: &Engine, images: &BollardEngine, name: &str, mb: u32) -> 
     if images.inspect(&tag)?.is_some() {
         return Ok(tag);
     }
-    engine.ensure_base_image(crate::engine::BASE_IMAGE)?;
+    engine.ensure_base_image(BASE_IMAGE)?;
     let dockerfile = format!(
-        "FROM busybox:1.36\nRUN head -c {mb}000000 /dev/urandom > /pad && mkdir -p /www && echo ok > /www/health\nUSER 10001:10001\nCMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]\n"
+        "FROM {BASE_IMAGE}\nRUN head -c {mb}000000 /dev/urandom > /pad && mkdir -p /www && echo ok > /www/health\nUSER 10001:10001\nCMD [\"sh\", \"-c\", \"trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait\"]\n"
     );
     let request = BuildRequest {
         tag: tag.clone(),

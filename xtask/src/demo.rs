@@ -57,9 +57,8 @@ impl Args {
         let state = dir.join("state");
 
         say("starting the local Docker engine");
-        let engine_was_up = Engine::answers_in(&root);
         let engine = Engine::ensure_in(&root).context("start the local Docker engine")?;
-        if !engine_was_up && engine.is_private() {
+        if engine.started_here() {
             append(&state, "engine=started")?;
         }
         // The reference Dockerfile builds FROM it, and BuildKit would try to pull it otherwise.

@@ -83,9 +83,7 @@ impl BollardEngine {
             .context("reach the docker engine (is DOCKER_HOST right and the daemon running?)")?;
         Ok(BollardEngine { docker, rt: engine.rt })
     }
-}
 
-impl BollardEngine {
     /// Tag `image` as `reference` (`HOST[:PORT]/REPO:TAG`) and push it. `credentials` is
     /// `None` for an open registry; it is handed to bollard only, never formatted.
     pub fn push(

@@ -33,6 +33,8 @@ pub struct Engine {
     socket: PathBuf,
     /// Our own daemon (None when `XTASK_DOCKER_HOST` named someone else's).
     private: Option<Dockerd>,
+    /// Whether this call started the daemon (it was not answering before).
+    started: bool,
 }
 
 impl Engine {
@@ -49,6 +51,7 @@ impl Engine {
                 return Ok(Engine {
                     socket,
                     private: None,
+                    started: false,
                 });
             }
             eprintln!(
@@ -61,14 +64,17 @@ impl Engine {
             return Ok(Engine {
                 socket: daemon.socket(),
                 private: Some(daemon),
+                started: false,
             });
         }
         let _lock = FileLock::exclusive(&daemon.state_dir.join("lock"))?;
-        if daemon.answers() && !daemon.bridge_present() {
+        // Another process may have started it while we waited for the lock. A daemon that
+        // answered before (even one restarted below for a lost bridge) was not started here.
+        let answered = daemon.answers();
+        if answered && !daemon.bridge_present() {
             eprintln!("infra: the private engine's bridge is gone; restarting the engine");
             daemon.stop();
         }
-        // Another process may have started it while we waited for the lock.
         if !daemon.answers() {
             if provision::find_program("dockerd").is_none() {
                 provision::apt_install(&["docker.io"], "the test Docker engine")?;
@@ -86,14 +92,8 @@ impl Engine {
         Ok(Engine {
             socket: daemon.socket(),
             private: Some(daemon),
+            started: !answered,
         })
-    }
-
-    /// Whether an engine already answers for `root` (the configured one or the private one),
-    /// without starting anything: callers that start one record it, to stop only their own.
-    pub fn answers_in(root: &Path) -> bool {
-        let configured = configured_socket().ok().flatten().is_some_and(|s| dockerd::ping(&s));
-        configured || private_daemon(root).answers()
     }
 
     /// Stop the private engine of `root` if it runs (the PID it recorded, checked to be
@@ -111,6 +111,12 @@ impl Engine {
 
     pub fn socket(&self) -> &Path {
         &self.socket
+    }
+
+    /// Whether [`Engine::ensure_in`] started the private daemon, so a caller that records
+    /// what it started can stop only its own.
+    pub fn started_here(&self) -> bool {
+        self.started
     }
 
     /// Whether this is our private daemon (not one named by `XTASK_DOCKER_HOST`).

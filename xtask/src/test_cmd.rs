@@ -9,7 +9,6 @@ use anyhow::Context;
 use std::path::Path;
 use xshell::{Shell, cmd};
 
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Stop the sandbox VPS and the private Docker engine this suite started, then exit

@@ -3,35 +3,24 @@
 //! look at the page; then `demo --stop` removes exactly what it started. Real engine, real
 //! sandbox, real browser; never skipped.
 
+mod deploy_support;
+
 use anyhow::Context;
 use bollard::query_parameters::RemoveImageOptionsBuilder;
+use deploy_support::{secret_env_values, text, workspace};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use xtask::engine::{BASE_IMAGE, Engine, block_on};
 use xtask::remote::Remote;
 use xtask::sandbox::{Sandbox, VPS_IP};
 
-fn workspace() -> PathBuf {
-    xtask::engine::workspace_root()
-}
-
 fn xtask(args: &[&str]) -> anyhow::Result<Output> {
     Ok(Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).env("NO_COLOR", "1").output()?)
 }
 
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
 /// Secret-plane values of the demo's env file, plus the secret files it recorded: the canaries.
 fn canaries(root: &Path) -> anyhow::Result<Vec<String>> {
-    let schema = envfile::Schema::load(&root.join("deploy/env.schema.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let text = std::fs::read_to_string(root.join("target/demo/env/.env.production")).context("the demo's env file")?;
-    let mut out: Vec<String> = envfile::compose::parse(&text, &|_| None)?
-        .into_iter()
-        .filter(|e| schema.get(&e.key).is_some_and(|v| v.plane.is_secret()) && e.value.len() >= 8)
-        .map(|e| e.value)
-        .collect();
+    let mut out = secret_env_values(root, &root.join("target/demo/env/.env.production")).context("the demo's env file")?;
     for file in recorded_files(root) {
         out.push(std::fs::read_to_string(&file)?.trim().to_string());
     }

@@ -25,19 +25,24 @@ pub struct Fixture {
 
 /// The secret-plane values of an env file (and the project's secrets/*.txt).
 pub fn secret_values(root: &Path, env_file: &Path) -> anyhow::Result<Vec<String>> {
-    let schema = envfile::Schema::load(&root.join("deploy/env.schema.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let text = std::fs::read_to_string(env_file)?;
-    let mut out: Vec<String> = envfile::compose::parse(&text, &|_| None)?
-        .into_iter()
-        .filter(|e| schema.get(&e.key).is_some_and(|v| v.plane.is_secret()) && e.value.len() >= 8)
-        .map(|e| e.value)
-        .collect();
+    let mut out = secret_env_values(root, env_file)?;
     if let Ok(rd) = std::fs::read_dir(root.join("secrets")) {
         for e in rd.flatten() {
             out.push(std::fs::read_to_string(e.path())?.trim().to_string());
         }
     }
     Ok(out)
+}
+
+/// The secret-plane values (8 bytes or more) of an env file, by the project's schema.
+pub fn secret_env_values(root: &Path, env_file: &Path) -> anyhow::Result<Vec<String>> {
+    let schema = envfile::Schema::load(&root.join("deploy/env.schema.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = std::fs::read_to_string(env_file).with_context(|| format!("read {}", env_file.display()))?;
+    Ok(envfile::compose::parse(&text, &|_| None)?
+        .into_iter()
+        .filter(|e| schema.get(&e.key).is_some_and(|v| v.plane.is_secret()) && e.value.len() >= 8)
+        .map(|e| e.value)
+        .collect())
 }
 
 /// A test image: busybox httpd serving `/health` and a page naming `variant`; `healthy =
