@@ -147,28 +147,32 @@ impl Scanner {
         seen: &mut HashSet<u64>,
         emit: &mut dyn FnMut(Hit),
     ) {
-        for (ac, first) in &self.needles.groups {
-            for m in ac.find_iter(buf) {
-                if base + (m.end() as u64) <= needle_done {
-                    continue;
-                }
-                let id = first + m.pattern().as_usize();
-                let info = &self.needles.info[id];
-                if !seen.insert(id as u64) {
-                    continue;
-                }
-                let kv = &self.needles.values[info.value];
-                emit(Hit {
-                    severity: Severity::Error,
-                    kind: Kind::Known,
-                    variable: Some(kv.variable.clone()),
-                    rule: None,
-                    encoding: Some(info.encoding.name().to_string()),
-                    offset: base + m.start() as u64,
-                    preview: mask(&String::from_utf8_lossy(&kv.value)),
-                    fingerprint: None,
-                });
+        // Needle matches ending at or before `needle_done` were reported with the previous
+        // chunk; of the rest, the first occurrence of each needle is reported.
+        let mut known = |id: usize, start: usize, end: usize| {
+            if base + (end as u64) <= needle_done || !seen.insert(id as u64) {
+                return;
             }
+            let info = &self.needles.info[id];
+            let kv = &self.needles.values[info.value];
+            emit(Hit {
+                severity: Severity::Error,
+                kind: Kind::Known,
+                variable: Some(kv.variable.clone()),
+                rule: None,
+                encoding: Some(info.encoding.name().to_string()),
+                offset: base + start as u64,
+                preview: mask(&String::from_utf8_lossy(&kv.value)),
+                fingerprint: None,
+            });
+        };
+        for (ac, ids) in &self.needles.groups {
+            for m in ac.find_iter(buf) {
+                known(ids[m.pattern().as_usize()], m.start(), m.end());
+            }
+        }
+        if let Some((sampled, ids)) = &self.needles.sampled {
+            sampled.find(buf, |n, start| known(ids[n], start, start + self.needles.info[ids[n]].len));
         }
         if !self.patterns {
             return;
@@ -308,15 +312,19 @@ mod tests {
 
     #[test]
     fn needle_across_a_chunk_boundary_is_found_once() {
-        let value = "canary-boundary-Zq81kLm";
-        let s = scanner(value);
-        for cut in [CHUNK - 5, CHUNK - 1, CHUNK, CHUNK + 3] {
-            let mut data = vec![b'.'; cut];
-            data.extend_from_slice(value.as_bytes());
-            data.extend(std::iter::repeat_n(b'.', CHUNK));
-            let mut hits = Vec::new();
-            s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push(h.offset)).unwrap();
-            assert_eq!(hits, vec![cut as u64], "cut {cut}");
+        // A short value (Aho-Corasick) and a long one (sampled search), raw and as hex.
+        for value in ["canary-boundary-Zq81kLm", "canary-boundary-long-value-Zq81kLm7Pw"] {
+            let s = scanner(value);
+            for needle in [value.to_string(), crate::hex_lower(value.as_bytes())] {
+                for cut in [CHUNK - needle.len() - 1, CHUNK - needle.len(), CHUNK - 5, CHUNK - 1, CHUNK, CHUNK + 3, 2 * CHUNK - 40] {
+                    let mut data = vec![b'.'; cut];
+                    data.extend_from_slice(needle.as_bytes());
+                    data.extend(std::iter::repeat_n(b'.', CHUNK));
+                    let mut hits = Vec::new();
+                    s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push(h.offset)).unwrap();
+                    assert_eq!(hits, vec![cut as u64], "{} bytes at {cut}", needle.len());
+                }
+            }
         }
     }
 

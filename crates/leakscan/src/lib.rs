@@ -16,6 +16,7 @@ mod glob;
 mod image;
 mod needles;
 mod rules;
+mod sampled;
 mod tarstream;
 mod walk;
 

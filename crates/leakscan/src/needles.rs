@@ -2,6 +2,7 @@
 //! Aho-Corasick automata.
 
 use crate::allow::Allowlist;
+use crate::sampled::{MIN_SAMPLED_LEN, Sampled};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine as _;
 use std::fmt;
@@ -63,14 +64,18 @@ impl Encoding {
 pub(crate) struct NeedleInfo {
     pub value: usize,
     pub encoding: Encoding,
+    /// Length of the needle in bytes.
+    pub len: usize,
 }
 
 /// Every encoding of every known value, ready to search.
 pub struct Needles {
     pub(crate) values: Vec<KnownValue>,
     pub(crate) info: Vec<NeedleInfo>,
-    /// (automaton, index of its first needle in `info`)
-    pub(crate) groups: Vec<(AhoCorasick, usize)>,
+    /// Short needles: (automaton, index in `info` of each of its patterns).
+    pub(crate) groups: Vec<(AhoCorasick, Vec<usize>)>,
+    /// Long needles: the sampled search and the index in `info` of each of its needles.
+    pub(crate) sampled: Option<(Sampled, Vec<usize>)>,
     pub(crate) max_len: usize,
     weak: Vec<WeakValue>,
 }
@@ -110,26 +115,30 @@ impl Needles {
         for (i, kv) in values.iter().enumerate() {
             for (encoding, bytes) in encodings(&kv.value) {
                 if bytes.len() >= MIN_VALUE_LEN && !patterns.contains(&bytes) {
+                    info.push(NeedleInfo { value: i, encoding, len: bytes.len() });
                     patterns.push(bytes);
-                    info.push(NeedleInfo { value: i, encoding });
                 }
             }
         }
         let max_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
-        let groups = patterns
+        // Long needles (every encoding of a real secret) are searched by sampling; the
+        // short rest by Aho-Corasick automata of up to GROUP_SIZE needles each.
+        let (long, short): (Vec<usize>, Vec<usize>) = (0..patterns.len()).partition(|&i| patterns[i].len() >= MIN_SAMPLED_LEN);
+        let groups = short
             .chunks(GROUP_SIZE)
-            .enumerate()
-            .map(|(g, chunk)| {
+            .map(|ids| {
+                let chunk: Vec<&[u8]> = ids.iter().map(|&i| patterns[i].as_slice()).collect();
                 let ac = AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostLongest)
                     .kind(Some(AhoCorasickKind::DFA))
-                    .build(chunk)
-                    .or_else(|_| AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(chunk))
+                    .build(&chunk)
+                    .or_else(|_| AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&chunk))
                     .expect("needle automaton: patterns are short byte strings");
-                (ac, g * GROUP_SIZE)
+                (ac, ids.to_vec())
             })
             .collect();
-        Needles { values, info, groups, max_len, weak }
+        let sampled = Sampled::build(long.iter().map(|&i| patterns[i].clone()).collect()).map(|s| (s, long));
+        Needles { values, info, groups, sampled, max_len, weak }
     }
 
     /// The values that were too short to search for.
