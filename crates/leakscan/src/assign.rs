@@ -1,11 +1,13 @@
 //! The generic-assignment prefilter. Its keywords (`token`, `secret`, `password`, ...) are
 //! so common in code that a keyword search hands the rule a hit every few dozen bytes of
 //! minified JS; an assignment operator followed by a long value is much rarer. So this
-//! searches for `=`/`:` with memchr, keeps those followed by a value-shaped run, and only
-//! then looks back for a keyword: the same candidates the keyword search gave, minus the
+//! finds the `=`/`:` after a key-shaped and before a value-shaped run, 64 bytes at a time
+//! from byte-class bitmasks ([`crate::opmask`]), checks those one by one, and only then
+//! looks back for a keyword: the same candidates the keyword search gave, minus the
 //! ones the assignment regex could never match. The engine uses it only where keywords
 //! turn out dense; elsewhere one literal search over every rule is cheaper.
 
+use crate::opmask::Masks;
 use aho_corasick::AhoCorasick;
 
 /// Shortest value the assignment regex accepts (`{12,128}` in the rule).
@@ -100,7 +102,9 @@ fn may_hold_keyword(key: &[u8]) -> bool {
 pub(crate) fn candidates(literals: &AhoCorasick, hay: &[u8], from: usize, to: usize, mut f: impl FnMut(usize, usize)) {
     let to = to.min(hay.len());
     let mut last_key_end = usize::MAX;
-    for op in memchr::memchr2_iter(b'=', b':', &hay[from..to]).map(|p| p + from) {
+    // Operators come in order, as from a scan for them; the ones `possible_ops` drops would
+    // fail the first test below whatever `last_key_end` is, so dropping them changes nothing.
+    for op in crate::opmask::picked(hay, from, to, possible_ops) {
         // Cheapest test first: most operators in code follow a short name (`var e=`, `a:`).
         let end = key_end(hay, op);
         if end < SHORTEST_KEYWORD || end == last_key_end || !hay[end - SHORTEST_KEYWORD..end].iter().all(|&b| IDENT[b as usize]) || !value_follows(hay, op) {
@@ -117,8 +121,49 @@ pub(crate) fn candidates(literals: &AhoCorasick, hay: &[u8], from: usize, to: us
     }
 }
 
+/// The positions in the block `cur` where an operator may pass the scalar tests of
+/// [`candidates`] (a superset, from the masks of `cur` and its neighbours):
+/// - the key: unless a space, tab or quote precedes the operator, `key_end` is the operator
+///   itself, and the [`SHORTEST_KEYWORD`] bytes before it must be key bytes;
+/// - the value: `value_follows` skips filler (`=`, `>`, spaces, tabs, quotes, backticks and
+///   `&quot;`), then needs [`MIN_VALUE`] value bytes less one per skipped `=`, so the first
+///   [`MIN_VALUE`] bytes after the operator are filler, `&quot;` or value bytes: none is a
+///   stop byte (also when it answers early after [`LOOK_BACK`] bytes of filler). With fewer
+///   than [`MIN_VALUE`] bytes left in `hay` it fails, and the bytes past the end read as stop
+///   bytes.
+fn possible_ops(prev: &Masks, cur: &Masks, next: &Masks) -> u64 {
+    // Shifting a mask left by k moves byte j - k to bit j (right: byte j + k), and AND-ing
+    // (OR-ing) a mask with a shifted copy of itself doubles the run of bytes a bit covers.
+    // Plain u64 shifts: the u128 ones compile to `shld`, which made this a third slower.
+    // The key: bytes j - 5 ..= j - 1 are key bytes. Within `cur`, right for j >= 5 ...
+    let key = cur.ident << 1;
+    let key = key & key << 1;
+    let key = key & key << 2;
+    let key = key & key << 1;
+    // ... and for j < 5 from a window 5 bytes earlier (bit i of `early` is byte i - 5).
+    let early = cur.ident << 5 | prev.ident >> 59;
+    let early = early & early >> 1;
+    let early = early & early >> 2;
+    let early = early & early >> 1;
+    let key_before = key | early & 0x1f;
+    let spaced = cur.quote << 1 | prev.quote >> 63;
+    // The value: one of bytes j + 1 ..= j + 12 is a stop byte. Within `cur` ...
+    let stop = cur.stop >> 1;
+    let stop = stop | stop >> 1;
+    let stop = stop | stop >> 2;
+    let stop = stop | stop >> 4;
+    let stop = stop | stop >> 4;
+    // ... or the first stop of `next`, byte 64 + q with q < 12, which stops bits j >= 52 + q.
+    let q = (next.stop | 1 << 12).trailing_zeros();
+    let stop = stop | (!0 << 52) << q;
+    (key_before | spaced) & !stop
+}
+// `possible_ops` spells out runs of these lengths.
+const _: () = assert!(SHORTEST_KEYWORD == 5 && MIN_VALUE == 12);
+
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::rules::Rules;
 
     /// Generic findings `(secret start, secret)` the way they were found before this
@@ -186,30 +231,189 @@ mod tests {
         assert!(found >= 14, "{found}");
     }
 
-    #[test]
-    fn agrees_with_the_keyword_search_on_random_assignment_soup() {
-        let rules = Rules::new();
-        // Pieces that make and break the assignment shape, joined at random.
-        let pieces: &[&str] = &[
-            "token", "Token", "PASSWORD", "passwd", "secret", "apikey", "api_key", "aws_secret_access_key", "_authToken",
-            "_", ".", "-", "x", "DB", "=", ":", "=>", ":=", "==", " ", "\t", "\"", "'", "`", "&quot;", ";", ",", "\n",
-            "Xk9qL2mZ", "8Rt7Vb1N", "c85175a4", "QWxhZGRp", "=", "(", "|", "\u{e9}",
-        ];
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: usize| {
+    /// Pieces that make and break the assignment shape, joined at random.
+    const SOUP: &[&str] = &[
+        "token", "Token", "PASSWORD", "passwd", "secret", "apikey", "api_key", "aws_secret_access_key", "_authToken",
+        "_", ".", "-", "x", "DB", "=", ":", "=>", ":=", "==", " ", "\t", "\"", "'", "`", "&quot;", ";", ",", "\n",
+        "Xk9qL2mZ", "8Rt7Vb1N", "c85175a4", "QWxhZGRp", "=", "(", "|", "\u{e9}",
+    ];
+
+    /// Pieces of minified JS: short names, long names, keywords, operators, punctuation.
+    const JS: &[&str] = &[
+        "var ", "e", "t", "n=", "r:", "function(e,t){", "return ", "}", "{", "(", ")", ";", ",", ".", "=", ":", "==", "===",
+        "=>", "!", "&&", "||", "?", "[", "]", "\"", "'", " ", "tokenize", "accessToken", "password", "secretKey",
+        "apiKey:", "getToken=", "this.options", "abcdefghijklmnop", "0123456789", "xYz_-.", "&quot;", "\\", "\n",
+        "<", ">", "\u{e9}", "\t", "    ", "`", "=\"", ":\"", "Xk9qL2mZ8Rt7Vb1N",
+    ];
+
+    /// A xorshift generator: `next(n)` is in `0..n`.
+    fn rng(seed: u64) -> impl FnMut(usize) -> usize {
+        let mut state = seed;
+        move |n| {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             (state % n as u64) as usize
-        };
+        }
+    }
+
+    fn pieces(next: &mut impl FnMut(usize) -> usize, from: &[&str], n: usize) -> Vec<u8> {
+        (0..n).flat_map(|_| from[next(from.len())].bytes()).collect()
+    }
+
+    #[test]
+    fn agrees_with_the_keyword_search_on_random_assignment_soup() {
+        let rules = Rules::new();
+        let mut next = rng(0x9e37_79b9_7f4a_7c15);
         let mut found = 0;
         for _ in 0..3000 {
             let len = 4 + next(24);
-            let text: String = (0..len).map(|_| pieces[next(pieces.len())]).collect();
+            let text = String::from_utf8(pieces(&mut next, SOUP, len)).unwrap();
             let (old, new) = (by_keyword_search(&rules, text.as_bytes()), by_candidates(&rules, text.as_bytes()));
             assert_eq!(new, old, "{text:?}");
             found += old.len();
         }
         assert!(found > 20, "the soup must hold real assignments too: {found}");
+    }
+
+    /// `candidates` as it was before the operator bitmasks: memchr for every operator.
+    fn by_memchr(literals: &AhoCorasick, hay: &[u8], from: usize, to: usize, mut f: impl FnMut(usize, usize)) {
+        let to = to.min(hay.len());
+        let mut last_key_end = usize::MAX;
+        for op in memchr::memchr2_iter(b'=', b':', &hay[from..to]).map(|p| p + from) {
+            let end = key_end(hay, op);
+            if end < SHORTEST_KEYWORD || end == last_key_end || !hay[end - SHORTEST_KEYWORD..end].iter().all(|&b| IDENT[b as usize]) || !value_follows(hay, op) {
+                continue;
+            }
+            let key = key_start(hay, end)..end;
+            last_key_end = key.end;
+            if !may_hold_keyword(&hay[key.clone()]) {
+                continue;
+            }
+            for m in literals.find_iter(&hay[key.clone()]) {
+                f(m.pattern().as_usize(), key.start + m.start());
+            }
+        }
+    }
+
+    /// The operators of `hay[from..to]` the bitmasks let through.
+    fn possible(hay: &[u8], from: usize, to: usize) -> Vec<usize> {
+        crate::opmask::picked(hay, from, to.min(hay.len()), possible_ops).collect()
+    }
+
+    /// The calls of the old and the new `candidates` on `hay[from..to]` are the same, and
+    /// every operator that passes the scalar key and value tests is one the masks let through.
+    fn check(literals: &AhoCorasick, hay: &[u8], from: usize, to: usize) -> usize {
+        let (mut old, mut new) = (Vec::new(), Vec::new());
+        by_memchr(literals, hay, from, to, |p, at| old.push((p, at)));
+        candidates(literals, hay, from, to, |p, at| new.push((p, at)));
+        assert_eq!(new, old, "{from}..{to} of {:?}", String::from_utf8_lossy(hay));
+        let possible = possible(hay, from, to);
+        for op in (from..to.min(hay.len())).filter(|&i| matches!(hay[i], b'=' | b':')) {
+            let end = key_end(hay, op);
+            let passes = end >= SHORTEST_KEYWORD && hay[end - SHORTEST_KEYWORD..end].iter().all(|&b| IDENT[b as usize]) && value_follows(hay, op);
+            assert!(!passes || possible.binary_search(&op).is_ok(), "operator at {op} of {:?}", String::from_utf8_lossy(hay));
+        }
+        old.len()
+    }
+
+    const OPERATORS_AND_MORE: &[u8] = b"=:aZ9_.- \t\"'`>&;,(\n\xe9";
+
+    #[test]
+    fn the_bitmasks_change_nothing() {
+        let rules = Rules::new();
+        let mut next = rng(0x2545_f491_4f6c_dd1d);
+        let mut found = 0;
+        for round in 0..6000 {
+            let n = next(400);
+            let hay = match round % 4 {
+                0 => pieces(&mut next, SOUP, n / 5),
+                1 => pieces(&mut next, JS, n / 3),
+                // Random bytes, and random bytes from a small alphabet full of operators.
+                2 => (0..n).map(|_| next(256) as u8).collect(),
+                _ => (0..n).map(|_| OPERATORS_AND_MORE[next(OPERATORS_AND_MORE.len())]).collect(),
+            };
+            let len = hay.len();
+            // The whole hay, and a random range of it (bytes either side still count).
+            found += check(&rules.literals, &hay, 0, len);
+            let from = next(len + 1);
+            found += check(&rules.literals, &hay, from, from + next(len - from + 80));
+        }
+        assert!(found > 1000, "{found}");
+    }
+
+    #[test]
+    fn the_bitmasks_change_nothing_around_block_edges() {
+        let rules = Rules::new();
+        let mut next = rng(0x0123_4567_89ab_cdef);
+        let v = "Xk9qL2mZ8Rt7Vb1N";
+        let mut found = 0;
+        for len in (0..200).chain(250..270) {
+            for _ in 0..30 {
+                // An assignment somewhere (often cut off by the end) in JS-like filler.
+                let mut hay = pieces(&mut next, JS, len / 4);
+                let at = next(hay.len() + 1);
+                hay.splice(at..at, format!("x.secret_token = \"{v}\"").bytes());
+                hay.truncate(len);
+                let len = hay.len();
+                for from in [0, 1, 4, 5, 63, 64, 65, 127, 128] {
+                    for to in [from, from + 1, from + 63, from + 64, from + 65, len.saturating_sub(12), len, len + 7] {
+                        if from <= to.min(len) {
+                            found += check(&rules.literals, &hay, from, to);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(found > 1000, "{found}");
+    }
+
+    /// Long texts switch between stretches dense and sparse in operators (the walk handles
+    /// them differently) and hold runs of filler longer than `value_follows` looks at.
+    #[test]
+    fn the_bitmasks_change_nothing_on_long_mixed_text() {
+        let rules = Rules::new();
+        let mut next = rng(0x5851_f42d_4c95_7f2d);
+        let words: &[&str] = &["the ", "token ", "secret ", "value ", "password ", "build\n", "x ", "\u{e9} "];
+        let mut found = 0;
+        for _ in 0..150 {
+            let mut hay = Vec::new();
+            while hay.len() < 6000 {
+                let n = 1 + next(60);
+                match next(4) {
+                    0 => hay.extend(pieces(&mut next, JS, 4 * n)),
+                    1 => hay.extend(pieces(&mut next, words, 4 * n)),
+                    2 => hay.extend(pieces(&mut next, SOUP, n)),
+                    _ => hay.extend(format!("api_key{}Xk9qL2mZ8Rt7Vb1N ", ["= ", "=", ":\t", " =\""][next(4)].repeat(n)).bytes()),
+                }
+            }
+            found += check(&rules.literals, &hay, 0, hay.len());
+            let from = next(hay.len());
+            found += check(&rules.literals, &hay, from, from + next(3000));
+        }
+        assert!(found > 1000, "{found}");
+    }
+
+    /// The classes `opmask` computes are the ones `possible_ops` reasons with.
+    #[test]
+    fn mask_classes_follow_the_scalar_tables() {
+        for b in 0..=255u8 {
+            // A block of `b`, ending in an operator so that it is picked from.
+            let mut block = [b; 64];
+            block[63] = b'=';
+            let m = std::cell::Cell::new(crate::opmask::Masks::default());
+            crate::opmask::picked(&block, 0, 1, |_, cur, _| {
+                m.set(*cur);
+                0
+            })
+            .for_each(drop);
+            let m = m.get();
+            let bit = |mask: u64| mask & 1 == 1;
+            assert_eq!(bit(m.ident), IDENT[b as usize], "{b:#x}");
+            assert_eq!(bit(m.quote), matches!(b, b' ' | b'\t' | b'"' | b'\''), "{b:#x}");
+            // Stop bytes are neither value bytes, nor filler `value_follows` skips, nor `&quot;`.
+            let open = VALUE[b as usize] || b"=> \t\"'`".contains(&b) || b"&quot;".contains(&b);
+            assert_eq!(bit(m.stop), !open, "{b:#x}");
+        }
     }
 }

@@ -15,6 +15,7 @@ mod git;
 mod glob;
 mod image;
 mod needles;
+mod opmask;
 mod rules;
 mod sampled;
 mod tarstream;
