@@ -108,19 +108,22 @@ impl Scanner {
     /// (the first occurrence of each variable/encoding or rule).
     pub(crate) fn scan_stream(&self, r: &mut dyn Read, emit: &mut dyn FnMut(Hit)) -> io::Result<u64> {
         let overlap = self.overlap();
-        let mut buf: Vec<u8> = Vec::new();
+        // Room for a chunk after the kept overlap, so reads never grow (and copy) it.
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + overlap);
         let mut base: u64 = 0;
         // Absolute offsets: needle matches ending at or before `needle_done` and rule
         // literals starting before `rule_done` were handled with the previous chunk.
         let (mut needle_done, mut rule_done) = (0u64, 0u64);
         let mut seen: HashSet<u64> = HashSet::new();
+        // Whether the generic keywords were found dense (see `search`).
+        let mut dense = false;
         let mut total = 0u64;
         loop {
             let n = (&mut *r).take(CHUNK as u64).read_to_end(&mut buf)?;
             total += n as u64;
             let eof = n < CHUNK;
             let rule_limit = if eof { u64::MAX } else { base + buf.len().saturating_sub(WINDOW) as u64 };
-            self.search(&buf, base, needle_done, rule_done, rule_limit, &mut seen, emit);
+            self.search(&buf, base, needle_done, rule_done, rule_limit, &mut dense, &mut seen, emit);
             if let Some(p) = &self.progress {
                 p(n as u64);
             }
@@ -144,6 +147,7 @@ impl Scanner {
         needle_done: u64,
         rule_done: u64,
         rule_limit: u64,
+        dense: &mut bool,
         seen: &mut HashSet<u64>,
         emit: &mut dyn FnMut(Hit),
     ) {
@@ -206,9 +210,12 @@ impl Scanner {
         // literal is cheapest. Where they are dense (minified JS names like `tokenize`,
         // `password:`), the rest of the chunk goes to a search for the other literals plus
         // the assignment-shaped search for the keywords, which skips most of their hits.
-        let mut resume = None;
+        // Content found dense stays so for the rest of the stream (minified JS does not turn
+        // into prose halfway), which spares each later chunk the probing search.
+        let mut resume = dense.then_some(from);
         let mut generic_hits = 0usize;
-        for m in self.rules.literals.find_iter(aho_corasick::Input::new(buf).span(from..buf.len())) {
+        let probe = if *dense { from..from } else { from..buf.len() };
+        for m in self.rules.literals.find_iter(aho_corasick::Input::new(buf).span(probe)) {
             if m.start() >= to {
                 break;
             }
@@ -223,6 +230,7 @@ impl Scanner {
             check(pattern, m.start());
         }
         let Some(from) = resume else { return };
+        *dense = true;
         for m in self.rules.prefixes.find_iter(aho_corasick::Input::new(buf).span(from..buf.len())) {
             if m.start() >= to {
                 break;
