@@ -97,21 +97,24 @@ fn may_hold_keyword(key: &[u8]) -> bool {
 
 /// Call `f(pattern, start)` for every literal of `literals` (the full rule literal set, in
 /// its leftmost-longest order) found in the key of an assignment whose operator lies in
-/// `hay[from..to]` and which a long enough value follows. Keys are visited once even when
-/// several operators share one.
-pub(crate) fn candidates(literals: &AhoCorasick, hay: &[u8], from: usize, to: usize, mut f: impl FnMut(usize, usize)) {
+/// `hay[from..to]` and which a long enough value follows.
+pub(crate) fn candidates(literals: &AhoCorasick, hay: &[u8], from: usize, to: usize, f: impl FnMut(usize, usize)) {
     let to = to.min(hay.len());
-    let mut last_key_end = usize::MAX;
-    // Operators come in order, as from a scan for them; the ones `possible_ops` drops would
-    // fail the first test below whatever `last_key_end` is, so dropping them changes nothing.
-    for op in crate::opmask::picked(hay, from, to, possible_ops) {
+    // The operators `possible_ops` drops would fail the checks in `keys_of` anyway.
+    keys_of(literals, hay, crate::opmask::picked(hay, from, to, possible_ops), f);
+}
+
+/// The checks of [`candidates`] on each operator of `ops`, and the keyword search over the
+/// keys that pass. (Two operators never share a key: the bytes between a key and its
+/// operator are spaces, tabs and a quote, never another operator.)
+fn keys_of(literals: &AhoCorasick, hay: &[u8], ops: impl Iterator<Item = usize>, mut f: impl FnMut(usize, usize)) {
+    for op in ops {
         // Cheapest test first: most operators in code follow a short name (`var e=`, `a:`).
         let end = key_end(hay, op);
-        if end < SHORTEST_KEYWORD || end == last_key_end || !hay[end - SHORTEST_KEYWORD..end].iter().all(|&b| IDENT[b as usize]) || !value_follows(hay, op) {
+        if end < SHORTEST_KEYWORD || !hay[end - SHORTEST_KEYWORD..end].iter().all(|&b| IDENT[b as usize]) || !value_follows(hay, op) {
             continue;
         }
         let key = key_start(hay, end)..end;
-        last_key_end = key.end;
         if !may_hold_keyword(&hay[key.clone()]) {
             continue;
         }
@@ -246,17 +249,6 @@ mod tests {
         "<", ">", "\u{e9}", "\t", "    ", "`", "=\"", ":\"", "Xk9qL2mZ8Rt7Vb1N",
     ];
 
-    /// A xorshift generator: `next(n)` is in `0..n`.
-    fn rng(seed: u64) -> impl FnMut(usize) -> usize {
-        let mut state = seed;
-        move |n| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        }
-    }
-
     fn pieces(next: &mut impl FnMut(usize) -> usize, from: &[&str], n: usize) -> Vec<u8> {
         (0..n).flat_map(|_| from[next(from.len())].bytes()).collect()
     }
@@ -264,7 +256,7 @@ mod tests {
     #[test]
     fn agrees_with_the_keyword_search_on_random_assignment_soup() {
         let rules = Rules::new();
-        let mut next = rng(0x9e37_79b9_7f4a_7c15);
+        let mut next = crate::test_rng(0x9e37_79b9_7f4a_7c15);
         let mut found = 0;
         for _ in 0..3000 {
             let len = 4 + next(24);
@@ -277,23 +269,9 @@ mod tests {
     }
 
     /// `candidates` as it was before the operator bitmasks: memchr for every operator.
-    fn by_memchr(literals: &AhoCorasick, hay: &[u8], from: usize, to: usize, mut f: impl FnMut(usize, usize)) {
+    fn by_memchr(literals: &AhoCorasick, hay: &[u8], from: usize, to: usize, f: impl FnMut(usize, usize)) {
         let to = to.min(hay.len());
-        let mut last_key_end = usize::MAX;
-        for op in memchr::memchr2_iter(b'=', b':', &hay[from..to]).map(|p| p + from) {
-            let end = key_end(hay, op);
-            if end < SHORTEST_KEYWORD || end == last_key_end || !hay[end - SHORTEST_KEYWORD..end].iter().all(|&b| IDENT[b as usize]) || !value_follows(hay, op) {
-                continue;
-            }
-            let key = key_start(hay, end)..end;
-            last_key_end = key.end;
-            if !may_hold_keyword(&hay[key.clone()]) {
-                continue;
-            }
-            for m in literals.find_iter(&hay[key.clone()]) {
-                f(m.pattern().as_usize(), key.start + m.start());
-            }
-        }
+        keys_of(literals, hay, memchr::memchr2_iter(b'=', b':', &hay[from..to]).map(|p| p + from), f);
     }
 
     /// The operators of `hay[from..to]` the bitmasks let through.
@@ -322,7 +300,7 @@ mod tests {
     #[test]
     fn the_bitmasks_change_nothing() {
         let rules = Rules::new();
-        let mut next = rng(0x2545_f491_4f6c_dd1d);
+        let mut next = crate::test_rng(0x2545_f491_4f6c_dd1d);
         let mut found = 0;
         for round in 0..6000 {
             let n = next(400);
@@ -345,7 +323,7 @@ mod tests {
     #[test]
     fn the_bitmasks_change_nothing_around_block_edges() {
         let rules = Rules::new();
-        let mut next = rng(0x0123_4567_89ab_cdef);
+        let mut next = crate::test_rng(0x0123_4567_89ab_cdef);
         let v = "Xk9qL2mZ8Rt7Vb1N";
         let mut found = 0;
         for len in (0..200).chain(250..270) {
@@ -373,7 +351,7 @@ mod tests {
     #[test]
     fn the_bitmasks_change_nothing_on_long_mixed_text() {
         let rules = Rules::new();
-        let mut next = rng(0x5851_f42d_4c95_7f2d);
+        let mut next = crate::test_rng(0x5851_f42d_4c95_7f2d);
         let words: &[&str] = &["the ", "token ", "secret ", "value ", "password ", "build\n", "x ", "\u{e9} "];
         let mut found = 0;
         for _ in 0..150 {

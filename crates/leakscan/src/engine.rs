@@ -214,20 +214,21 @@ impl Scanner {
         // into prose halfway), which spares each later chunk the probing search.
         let mut resume = dense.then_some(from);
         let mut generic_hits = 0usize;
-        let probe = if *dense { from..from } else { from..buf.len() };
-        for m in self.rules.literals.find_iter(aho_corasick::Input::new(buf).span(probe)) {
-            if m.start() >= to {
-                break;
-            }
-            let pattern = m.pattern().as_usize();
-            if self.rules.is_generic(pattern) {
-                generic_hits += 1;
-                if generic_hits >= DENSE_MIN_HITS && generic_hits * DENSE_BYTES_PER_HIT > m.start() - from {
-                    resume = Some(m.start());
+        if !*dense {
+            for m in self.rules.literals.find_iter(aho_corasick::Input::new(buf).span(from..buf.len())) {
+                if m.start() >= to {
                     break;
                 }
+                let pattern = m.pattern().as_usize();
+                if self.rules.is_generic(pattern) {
+                    generic_hits += 1;
+                    if generic_hits >= DENSE_MIN_HITS && generic_hits * DENSE_BYTES_PER_HIT > m.start() - from {
+                        resume = Some(m.start());
+                        break;
+                    }
+                }
+                check(pattern, m.start());
             }
-            check(pattern, m.start());
         }
         let Some(from) = resume else { return };
         *dense = true;

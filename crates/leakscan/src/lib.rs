@@ -47,3 +47,15 @@ pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     }
     s
 }
+
+/// A xorshift generator for tests: `next(n)` is in `0..n`.
+#[cfg(test)]
+pub(crate) fn test_rng(seed: u64) -> impl FnMut(usize) -> usize {
+    let mut state = seed;
+    move |n| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    }
+}

@@ -305,16 +305,6 @@ mod avx2 {
 mod tests {
     use super::*;
 
-    fn rng(seed: u64) -> impl FnMut(usize) -> usize {
-        let mut state = seed;
-        move |n| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        }
-    }
-
     #[test]
     fn table_matches_the_documented_classes() {
         for b in 0..=255u8 {
@@ -335,7 +325,7 @@ mod tests {
             return;
         }
         let edges: Vec<u8> = (0..=255u8).filter(|&b| b < 0x80 && (CLASS[b as usize] != 0 || CLASS[b.wrapping_sub(1) as usize] != 0 || CLASS[(b + 1) as usize & 0x7f] != 0)).chain([0x80, 0x9f, 0xa0, 0xdb, 0xfb, 0xfd, 0xff]).collect();
-        let mut next = rng(0x2545_f491_4f6c_dd1d);
+        let mut next = crate::test_rng(0x2545_f491_4f6c_dd1d);
         for round in 0..20_000 {
             let mut block = [0u8; 64];
             for b in &mut block {
@@ -357,7 +347,7 @@ mod tests {
     /// picks.
     #[test]
     fn picked_sees_the_right_bytes() {
-        let mut next = rng(0x9e37_79b9_7f4a_7c15);
+        let mut next = crate::test_rng(0x9e37_79b9_7f4a_7c15);
         let alphabet = b"=:a_.- \t\"'\n,<([{}|\\x\xe9";
         #[cfg(target_arch = "x86_64")]
         let walks = [false, is_x86_feature_detected!("avx2")];

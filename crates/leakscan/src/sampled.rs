@@ -131,32 +131,22 @@ mod tests {
         out
     }
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-    }
-
     #[test]
     fn finds_every_occurrence_at_every_offset() {
-        let mut r = Rng(0x1234_5678_9abc_def1);
+        let mut next = crate::test_rng(0x1234_5678_9abc_def1);
         for round in 0..200 {
             // Needles of mixed lengths over a small alphabet, so they share pieces and
             // overlap each other; one periodic needle.
             let alphabet = if round % 2 == 0 { &b"ab"[..] } else { &b"abcdefghXYZ0189/+="[..] };
-            let mut needles: Vec<Vec<u8>> = (0..1 + r.next(6)).map(|_| (0..MIN_SAMPLED_LEN + r.next(40)).map(|_| alphabet[r.next(alphabet.len())]).collect()).collect();
+            let mut needles: Vec<Vec<u8>> = (0..1 + next(6)).map(|_| (0..MIN_SAMPLED_LEN + next(40)).map(|_| alphabet[next(alphabet.len())]).collect()).collect();
             needles.push(b"abcabcabcabcabcabcabcabcabc".to_vec());
             needles.sort();
             needles.dedup();
             let s = Sampled::build(needles.clone()).unwrap();
-            let mut hay: Vec<u8> = (0..r.next(3000)).map(|_| alphabet[r.next(alphabet.len())]).collect();
-            for _ in 0..r.next(8) {
-                let n = &needles[r.next(needles.len())];
-                let at = r.next(hay.len() + 1);
+            let mut hay: Vec<u8> = (0..next(3000)).map(|_| alphabet[next(alphabet.len())]).collect();
+            for _ in 0..next(8) {
+                let n = &needles[next(needles.len())];
+                let at = next(hay.len() + 1);
                 hay.splice(at..at, n.iter().copied());
             }
             assert_eq!(sampled(&s, &hay), naive(&needles, &hay), "round {round}");
