@@ -35,20 +35,11 @@ impl AppState {
     pub fn load(src: &dyn Source, build_info: Option<Value>) -> Self {
         let environment = environment_for(src.var("NODE_ENV").as_deref());
         let config = Config::from_source(src, environment);
-        let limiter = config.as_ref().ok().and_then(|(c, _)| {
-            match (c.rate_limit_max, c.rate_limit_window_ms) {
-                (Some(max), Some(ms)) if ms > 0 => {
-                    Some(Limiter::new(max, Duration::from_millis(ms)))
-                }
-                _ => None,
-            }
+        let limiter = config.as_ref().ok().and_then(|(c, _)| match (c.rate_limit_max, c.rate_limit_window_ms) {
+            (Some(max), Some(ms)) if ms > 0 => Some(Limiter::new(max, Duration::from_millis(ms))),
+            _ => None,
         });
-        AppState {
-            environment,
-            config,
-            build_info,
-            limiter,
-        }
+        AppState { environment, config, build_info, limiter }
     }
 
     pub fn config(&self) -> Option<&Config> {
@@ -60,10 +51,7 @@ pub fn router(state: Arc<AppState>, public_dir: &Path) -> Router {
     let api = Router::new()
         .route("/whoami", get(whoami).post(whoami))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
-    let cors = state
-        .config()
-        .and_then(|c| c.allowed_origins.as_deref())
-        .map(cors_layer);
+    let cors = state.config().and_then(|c| c.allowed_origins.as_deref()).map(cors_layer);
     let router = Router::new()
         .route("/health", get(health))
         .nest("/api", api)
@@ -77,15 +65,9 @@ pub fn router(state: Arc<AppState>, public_dir: &Path) -> Router {
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(
-            origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
-        ))
+        .allow_origin(AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok())))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("apikey"),
-        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("apikey")])
 }
 
 /// Readiness: 200 only when the config loaded and every required secret is present; 503
@@ -93,24 +75,15 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 async fn health(State(st): State<Arc<AppState>>) -> Response {
     match &st.config {
         Ok((_, provenance)) => {
-            let sources: serde_json::Map<String, Value> = provenance
-                .iter()
-                .map(|(name, origin)| (name.to_string(), Value::String(origin.to_string())))
-                .collect();
+            let sources: serde_json::Map<String, Value> =
+                provenance.iter().map(|(name, origin)| (name.to_string(), Value::String(origin.to_string()))).collect();
             let body = json!({"status": "ok", "environment": st.environment, "config": "loaded", "sources": sources, "build": st.build_info});
             (StatusCode::OK, axum::Json(body)).into_response()
         }
         Err(e) => {
-            let missing: Vec<Value> = e
-                .missing
-                .iter()
-                .map(|m| json!({"name": m.name, "expected_in": m.expected_in}))
-                .collect();
-            let invalid: Vec<Value> = e
-                .invalid
-                .iter()
-                .map(|i| json!({"name": i.name, "reason": i.reason}))
-                .collect();
+            let missing: Vec<Value> =
+                e.missing.iter().map(|m| json!({"name": m.name, "expected_in": m.expected_in})).collect();
+            let invalid: Vec<Value> = e.invalid.iter().map(|i| json!({"name": i.name, "reason": i.reason})).collect();
             let body = json!({"status": "unavailable", "environment": st.environment, "config": "not loaded", "missing": missing, "invalid": invalid, "build": st.build_info});
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
         }
@@ -133,27 +106,19 @@ async fn whoami(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
             json!({"verified": false, "error": "send the anon key as Authorization: Bearer <key>"}),
         );
     };
-    let claims = match jwt::verify_hs256(&token, config.jwt_secret.expose().as_bytes(), unix_now())
-    {
+    let claims = match jwt::verify_hs256(&token, config.jwt_secret.expose().as_bytes(), unix_now()) {
         Ok(c) => c,
         Err(e) => {
             log::log(Level::Info, format_args!("whoami refused a token: {e}"));
-            return reply(
-                StatusCode::UNAUTHORIZED,
-                json!({"verified": false, "error": e.to_string()}),
-            );
+            return reply(StatusCode::UNAUTHORIZED, json!({"verified": false, "error": e.to_string()}));
         }
     };
     let role = claims.role.unwrap_or_default();
     if role != ANON_ROLE {
         // A browser holding any other role's key is itself a leak worth flagging.
-        let error = format!(
-            "this endpoint accepts only the {ANON_ROLE} key; a {role:?} key must never reach a browser"
-        );
-        return reply(
-            StatusCode::FORBIDDEN,
-            json!({"verified": true, "role": role, "error": error}),
-        );
+        let error =
+            format!("this endpoint accepts only the {ANON_ROLE} key; a {role:?} key must never reach a browser");
+        return reply(StatusCode::FORBIDDEN, json!({"verified": true, "role": role, "error": error}));
     }
     reply(
         StatusCode::OK,
@@ -166,12 +131,7 @@ fn reply(status: StatusCode, body: Value) -> Response {
 }
 
 fn token_from(headers: &HeaderMap, body: &[u8]) -> Option<String> {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(t) = header("authorization").and_then(|v| v.strip_prefix("Bearer ")) {
         return Some(t.trim().to_string());
     }
@@ -190,9 +150,10 @@ fn db_password_report(config: &Config, provenance: &Provenance) -> Value {
         Some(Origin::Env) => ("env", None),
         None => ("none", None),
     };
-    let url_matches = config.database_url.as_ref().map(|url| {
-        url_password(url.expose()).as_deref() == Some(config.postgres_password.expose())
-    });
+    let url_matches = config
+        .database_url
+        .as_ref()
+        .map(|url| url_password(url.expose()).as_deref() == Some(config.postgres_password.expose()));
     json!({"read": !config.postgres_password.expose().is_empty(), "delivery": delivery, "path": path, "database_url_matches": url_matches})
 }
 
@@ -216,15 +177,9 @@ fn url_password(url: &str) -> Option<String> {
 
 async fn rate_limit(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     if let Some(limiter) = &st.limiter {
-        let client = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+        let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         if let Err(retry) = limiter.check(client, Instant::now()) {
-            let mut resp = reply(
-                StatusCode::TOO_MANY_REQUESTS,
-                json!({"error": "rate limit reached; retry later"}),
-            );
+            let mut resp = reply(StatusCode::TOO_MANY_REQUESTS, json!({"error": "rate limit reached; retry later"}));
             let secs = retry.as_secs().max(1).to_string();
             if let Ok(v) = HeaderValue::from_str(&secs) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -236,10 +191,7 @@ async fn rate_limit(State(st): State<Arc<AppState>>, req: Request, next: Next) -
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -248,14 +200,8 @@ mod tests {
 
     #[test]
     fn url_password_is_percent_decoded() {
-        assert_eq!(
-            url_password("postgres://app:p%40ss@db:5432/app").as_deref(),
-            Some("p@ss")
-        );
-        assert_eq!(
-            url_password("postgres://app:abc-_12@db/app").as_deref(),
-            Some("abc-_12")
-        );
+        assert_eq!(url_password("postgres://app:p%40ss@db:5432/app").as_deref(), Some("p@ss"));
+        assert_eq!(url_password("postgres://app:abc-_12@db/app").as_deref(), Some("abc-_12"));
         assert_eq!(url_password("postgres://db/app"), None);
     }
 }

@@ -108,10 +108,7 @@ impl Source for MapSource {
         Path::new(Self::SECRETS_DIR).join(file_name)
     }
     fn read_file(&self, path: &Path) -> io::Result<String> {
-        self.files
-            .get(path)
-            .cloned()
-            .ok_or_else(|| io::ErrorKind::NotFound.into())
+        self.files.get(path).cloned().ok_or_else(|| io::ErrorKind::NotFound.into())
     }
 }
 
@@ -161,19 +158,11 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "config for {} not loaded", self.environment)?;
         if !self.missing.is_empty() {
-            let names: Vec<_> = self
-                .missing
-                .iter()
-                .map(|m| format!("{} ({})", m.name, m.expected_in))
-                .collect();
+            let names: Vec<_> = self.missing.iter().map(|m| format!("{} ({})", m.name, m.expected_in)).collect();
             write!(f, "; missing: {}", names.join(", "))?;
         }
         if !self.invalid.is_empty() {
-            let names: Vec<_> = self
-                .invalid
-                .iter()
-                .map(|i| format!("{}: {}", i.name, i.reason))
-                .collect();
+            let names: Vec<_> = self.invalid.iter().map(|i| format!("{}: {}", i.name, i.reason)).collect();
             write!(f, "; invalid: {}", names.join(", "))?;
         }
         Ok(())
@@ -216,10 +205,7 @@ impl<'a> Loader<'a> {
                 Some(v)
             }
             Err(reason) => {
-                self.invalid.push(Invalid {
-                    name: spec.name,
-                    reason,
-                });
+                self.invalid.push(Invalid { name: spec.name, reason });
                 None
             }
         }
@@ -239,10 +225,7 @@ impl<'a> Loader<'a> {
                             path.display(),
                             e.kind()
                         );
-                        self.invalid.push(Invalid {
-                            name: spec.name,
-                            reason,
-                        });
+                        self.invalid.push(Invalid { name: spec.name, reason });
                         return None;
                     }
                 };
@@ -258,10 +241,7 @@ impl<'a> Loader<'a> {
                         Origin::Env => "env".to_string(),
                         Origin::File(p) => p.display().to_string(),
                     };
-                    self.missing.push(Missing {
-                        name: spec.name,
-                        expected_in,
-                    });
+                    self.missing.push(Missing { name: spec.name, expected_in });
                 }
                 None
             }
@@ -272,11 +252,7 @@ impl<'a> Loader<'a> {
         if self.missing.is_empty() && self.invalid.is_empty() {
             Ok(self.provenance)
         } else {
-            Err(LoadError {
-                environment: self.environment,
-                missing: self.missing,
-                invalid: self.invalid,
-            })
+            Err(LoadError { environment: self.environment, missing: self.missing, invalid: self.invalid })
         }
     }
 }

@@ -26,17 +26,13 @@ impl FromVar for Secret {
 
 impl FromVar for u64 {
     fn from_var(_: &VarSpec, raw: String) -> Result<Self, String> {
-        raw.trim()
-            .parse()
-            .map_err(|_| "must be a non-negative integer".to_string())
+        raw.trim().parse().map_err(|_| "must be a non-negative integer".to_string())
     }
 }
 
 impl FromVar for Vec<String> {
     fn from_var(_: &VarSpec, raw: String) -> Result<Self, String> {
-        raw.split(',')
-            .map(|o| check_origin(o.trim()).map(|()| o.trim().to_string()))
-            .collect()
+        raw.split(',').map(|o| check_origin(o.trim()).map(|()| o.trim().to_string())).collect()
     }
 }
 
@@ -47,29 +43,17 @@ fn check_format(format: Format, v: &str) -> Result<(), String> {
         Format::PostgresUrl => is_url(v, &["postgres://", "postgresql://"]),
         Format::Integer => v.trim().parse::<u64>().is_ok(),
         Format::Enum(values) => {
-            return if values.contains(&v) {
-                Ok(())
-            } else {
-                Err(format!("must be one of: {}", values.join(", ")))
-            };
+            return if values.contains(&v) { Ok(()) } else { Err(format!("must be one of: {}", values.join(", "))) };
         }
         Format::CsvOrigins => return v.split(',').try_for_each(|o| check_origin(o.trim())),
         Format::Jwt => v.split('.').count() == 3 && v.split('.').all(|p| is_charset(p, "-_")),
         Format::Base64 => is_charset(v.trim_end_matches('='), "+/-_"),
         Format::Hex => v.chars().all(|c| c.is_ascii_hexdigit()),
         Format::ApiKey(prefix) => {
-            return if v.starts_with(prefix) {
-                Ok(())
-            } else {
-                Err(format!("must start with {prefix:?}"))
-            };
+            return if v.starts_with(prefix) { Ok(()) } else { Err(format!("must start with {prefix:?}")) };
         }
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("is not a valid {}", format_name(format)))
-    }
+    if ok { Ok(()) } else { Err(format!("is not a valid {}", format_name(format))) }
 }
 
 fn format_name(format: Format) -> &'static str {
@@ -88,29 +72,19 @@ fn format_name(format: Format) -> &'static str {
 }
 
 fn is_url(v: &str, schemes: &[&str]) -> bool {
-    schemes.iter().any(|s| {
-        v.strip_prefix(s)
-            .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
-    })
+    schemes.iter().any(|s| v.strip_prefix(s).is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')))
 }
 
 fn is_charset(v: &str, extra: &str) -> bool {
-    !v.is_empty()
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+    !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
 }
 
 /// An origin is `scheme://host[:port]`: no path, no wildcard (a `*` would open CORS to all).
 fn check_origin(o: &str) -> Result<(), String> {
-    let rest = o
-        .strip_prefix("https://")
-        .or_else(|| o.strip_prefix("http://"));
+    let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !host.contains(['/', '*', ' ']) => Ok(()),
-        _ => Err(
-            "must be a comma-separated list of http(s)://host[:port] origins (no *, no path)"
-                .into(),
-        ),
+        _ => Err("must be a comma-separated list of http(s)://host[:port] origins (no *, no path)".into()),
     }
 }
 
@@ -120,10 +94,7 @@ mod tests {
     use crate::config::VARIABLES;
 
     fn spec(name: &'static str) -> &'static VarSpec {
-        VARIABLES
-            .iter()
-            .find(|v| v.name == name)
-            .unwrap_or_else(|| panic!("{name} in VARIABLES"))
+        VARIABLES.iter().find(|v| v.name == name).unwrap_or_else(|| panic!("{name} in VARIABLES"))
     }
 
     #[test]
@@ -132,20 +103,14 @@ mod tests {
         let err = u64::from_var(spec("RATE_LIMIT_MAX"), canary.into()).unwrap_err();
         assert!(!err.contains(canary), "{err}");
         assert!(Vec::<String>::from_var(spec("ALLOWED_ORIGINS"), "*".into()).is_err());
-        assert!(
-            Vec::<String>::from_var(spec("ALLOWED_ORIGINS"), "https://a.example/x".into()).is_err()
-        );
+        assert!(Vec::<String>::from_var(spec("ALLOWED_ORIGINS"), "https://a.example/x".into()).is_err());
         assert_eq!(
-            Vec::<String>::from_var(
-                spec("ALLOWED_ORIGINS"),
-                "https://a.example, http://localhost:5173".into()
-            )
-            .unwrap(),
+            Vec::<String>::from_var(spec("ALLOWED_ORIGINS"), "https://a.example, http://localhost:5173".into())
+                .unwrap(),
             vec!["https://a.example", "http://localhost:5173"]
         );
         assert!(String::from_var(spec("NODE_ENV"), "staging".into()).is_err());
-        let err = Secret::from_var(spec("OPENROUTER_API_KEY"), "canary-key-1234567890".into())
-            .unwrap_err();
+        let err = Secret::from_var(spec("OPENROUTER_API_KEY"), "canary-key-1234567890".into()).unwrap_err();
         assert!(err.contains("sk-or-") && !err.contains("canary"), "{err}");
         assert!(Secret::from_var(spec("DATABASE_URL"), "mysql://x".into()).is_err());
     }

@@ -50,9 +50,7 @@ struct Header {
 /// Checks `token`'s HS256 signature with `key` and its expiry against `now` (Unix seconds).
 pub fn verify_hs256(token: &str, key: &[u8], now: u64) -> Result<Claims, JwtError> {
     let mut parts = token.trim().split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwtError::Malformed);
     };
     let header: Header = decode_json(h)?;
@@ -65,8 +63,7 @@ pub fn verify_hs256(token: &str, key: &[u8], now: u64) -> Result<Claims, JwtErro
     mac.update(b".");
     mac.update(p.as_bytes());
     // verify_slice compares in constant time.
-    mac.verify_slice(&signature)
-        .map_err(|_| JwtError::BadSignature)?;
+    mac.verify_slice(&signature).map_err(|_| JwtError::BadSignature)?;
     let claims: Claims = decode_json(p)?;
     if claims.exp.is_some_and(|exp| exp <= now) {
         return Err(JwtError::Expired);
@@ -85,9 +82,7 @@ pub fn sign_hs256(claims: &serde_json::Value, key: &[u8]) -> String {
 }
 
 fn decode(part: &str) -> Result<Vec<u8>, JwtError> {
-    URL_SAFE_NO_PAD
-        .decode(part.trim_end_matches('='))
-        .map_err(|_| JwtError::Malformed)
+    URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).map_err(|_| JwtError::Malformed)
 }
 
 fn decode_json<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, JwtError> {
@@ -103,20 +98,14 @@ mod tests {
 
     #[test]
     fn a_token_signed_with_the_key_verifies() {
-        let t = sign_hs256(
-            &json!({"role": "anon", "iss": "supabase", "exp": 2_000_000_000u64}),
-            KEY,
-        );
+        let t = sign_hs256(&json!({"role": "anon", "iss": "supabase", "exp": 2_000_000_000u64}), KEY);
         let c = verify_hs256(&t, KEY, 1_700_000_000).unwrap();
         assert_eq!(c.role.as_deref(), Some("anon"));
     }
 
     #[test]
     fn another_key_expiry_alg_none_and_garbage_are_refused() {
-        let t = sign_hs256(
-            &json!({"role": "anon"}),
-            b"another-secret-entirely-000000000000",
-        );
+        let t = sign_hs256(&json!({"role": "anon"}), b"another-secret-entirely-000000000000");
         assert_eq!(verify_hs256(&t, KEY, 0), Err(JwtError::BadSignature));
         let t = sign_hs256(&json!({"role": "anon", "exp": 10}), KEY);
         assert_eq!(verify_hs256(&t, KEY, 11), Err(JwtError::Expired));
@@ -125,19 +114,13 @@ mod tests {
             URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
             URL_SAFE_NO_PAD.encode(r#"{"role":"anon"}"#)
         );
-        assert_eq!(
-            verify_hs256(&none, KEY, 0),
-            Err(JwtError::UnsupportedAlgorithm)
-        );
+        assert_eq!(verify_hs256(&none, KEY, 0), Err(JwtError::UnsupportedAlgorithm));
         assert_eq!(verify_hs256("not.a-jwt", KEY, 0), Err(JwtError::Malformed));
         // A valid signature over a tampered payload must fail.
         let t = sign_hs256(&json!({"role": "anon"}), KEY);
         let mut parts: Vec<&str> = t.split('.').collect();
         let forged = URL_SAFE_NO_PAD.encode(r#"{"role":"service_role"}"#);
         parts[1] = &forged;
-        assert_eq!(
-            verify_hs256(&parts.join("."), KEY, 0),
-            Err(JwtError::BadSignature)
-        );
+        assert_eq!(verify_hs256(&parts.join("."), KEY, 0), Err(JwtError::BadSignature));
     }
 }

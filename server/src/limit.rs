@@ -18,11 +18,7 @@ pub struct Limiter {
 
 impl Limiter {
     pub fn new(max: u64, window: Duration) -> Self {
-        Limiter {
-            max,
-            window,
-            clients: Mutex::new(HashMap::new()),
-        }
+        Limiter { max, window, clients: Mutex::new(HashMap::new()) }
     }
 
     /// Counts one request from `client` at `now`; `Err(retry_after)` when over the limit.
@@ -54,14 +50,8 @@ mod tests {
         let ip = Some(IpAddr::from([10, 0, 0, 1]));
         assert!(l.check(ip, t0).is_ok());
         assert!(l.check(ip, t0).is_ok());
-        assert_eq!(
-            l.check(ip, t0 + Duration::from_secs(10)),
-            Err(Duration::from_secs(50))
-        );
-        assert!(
-            l.check(Some(IpAddr::from([10, 0, 0, 2])), t0).is_ok(),
-            "other clients have their own window"
-        );
+        assert_eq!(l.check(ip, t0 + Duration::from_secs(10)), Err(Duration::from_secs(50)));
+        assert!(l.check(Some(IpAddr::from([10, 0, 0, 2])), t0).is_ok(), "other clients have their own window");
         assert!(l.check(ip, t0 + Duration::from_secs(60)).is_ok());
     }
 }

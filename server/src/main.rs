@@ -22,33 +22,21 @@ async fn main() -> ExitCode {
         }
     };
     let state = AppState::load(
-        &ProcessEnv {
-            secrets_dir: settings.secrets_dir.clone(),
-        },
+        &ProcessEnv { secrets_dir: settings.secrets_dir.clone() },
         read_build_info(&settings.build_info),
     );
-    if let Some(level) = state
-        .config()
-        .and_then(|c| c.log_level.as_deref())
-        .and_then(Level::parse)
-    {
+    if let Some(level) = state.config().and_then(|c| c.log_level.as_deref()).and_then(Level::parse) {
         log::set_level(level);
     }
     match &state.config {
-        Ok(_) => log::log(
-            Level::Info,
-            format_args!("config loaded for {}", state.environment),
-        ),
+        Ok(_) => log::log(Level::Info, format_args!("config loaded for {}", state.environment)),
         // Still serve: /health answers 503 with the names so the operator sees what to fix.
         Err(e) => log::log(Level::Error, format_args!("{e}")),
     }
     if !settings.public_dir.is_dir() {
         log::log(
             Level::Warn,
-            format_args!(
-                "public dir {} does not exist; only the API is served",
-                settings.public_dir.display()
-            ),
+            format_args!("public dir {} does not exist; only the API is served", settings.public_dir.display()),
         );
     }
 
@@ -64,10 +52,7 @@ async fn main() -> ExitCode {
     }
     let router = app::router(Arc::new(state), &settings.public_dir);
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(e) = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown())
-        .await
-    {
+    if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(shutdown()).await {
         eprintln!("error: serve: {e}");
         return ExitCode::FAILURE;
     }
@@ -80,10 +65,7 @@ fn read_build_info(path: &Path) -> Option<serde_json::Value> {
     match serde_json::from_str(&text) {
         Ok(v) => Some(v),
         Err(e) => {
-            log::log(
-                Level::Warn,
-                format_args!("build info {} is not JSON: {e}", path.display()),
-            );
+            log::log(Level::Warn, format_args!("build info {} is not JSON: {e}", path.display()));
             None
         }
     }

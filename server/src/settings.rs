@@ -28,10 +28,7 @@ pub enum Parsed {
     Help,
 }
 
-pub fn parse(
-    args: impl IntoIterator<Item = String>,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Parsed, String> {
+pub fn parse(args: impl IntoIterator<Item = String>, env: impl Fn(&str) -> Option<String>) -> Result<Parsed, String> {
     let mut port = env("PORT");
     let mut public_dir = env("PUBLIC_DIR");
     let mut secrets_dir = env("SECRETS_DIR");
@@ -50,25 +47,17 @@ pub fn parse(
             "--build-info" => &mut build_info,
             _ => return Err(format!("unknown argument {arg:?} (see --help)")),
         };
-        *slot = Some(
-            inline
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value"))?,
-        );
+        *slot = Some(inline.or_else(|| args.next()).ok_or_else(|| format!("{flag} needs a value"))?);
     }
     let port = match port {
-        Some(p) => p
-            .parse()
-            .map_err(|_| format!("port {p:?} is not a number from 0 to 65535"))?,
+        Some(p) => p.parse().map_err(|_| format!("port {p:?} is not a number from 0 to 65535"))?,
         None => 8080,
     };
     Ok(Parsed::Run(Settings {
         port,
         public_dir: public_dir.unwrap_or_else(|| "/app/public".into()).into(),
         secrets_dir: secrets_dir.unwrap_or_else(|| "/run/secrets".into()).into(),
-        build_info: build_info
-            .unwrap_or_else(|| "/app/build-info.json".into())
-            .into(),
+        build_info: build_info.unwrap_or_else(|| "/app/build-info.json".into()).into(),
     }))
 }
 
@@ -83,25 +72,11 @@ mod tests {
     #[test]
     fn flags_win_over_env_which_wins_over_defaults() {
         let env = |k: &str| {
-            (k == "PORT" || k == "SECRETS_DIR").then(|| {
-                if k == "PORT" {
-                    "9000".into()
-                } else {
-                    "/s".into()
-                }
-            })
+            (k == "PORT" || k == "SECRETS_DIR").then(|| if k == "PORT" { "9000".into() } else { "/s".into() })
         };
-        let Parsed::Run(s) = parse(args(&["--port=7000", "--public-dir", "dist"]), env).unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (s.port, s.public_dir, s.secrets_dir),
-            (7000, "dist".into(), "/s".into())
-        );
-        let Parsed::Run(s) = parse(vec![], |_| None).unwrap() else {
-            panic!()
-        };
+        let Parsed::Run(s) = parse(args(&["--port=7000", "--public-dir", "dist"]), env).unwrap() else { panic!() };
+        assert_eq!((s.port, s.public_dir, s.secrets_dir), (7000, "dist".into(), "/s".into()));
+        let Parsed::Run(s) = parse(vec![], |_| None).unwrap() else { panic!() };
         assert_eq!(
             (s.port, s.public_dir.to_str(), s.build_info.to_str()),
             (8080, Some("/app/public"), Some("/app/build-info.json"))

@@ -17,25 +17,14 @@ struct Running {
     seen: Vec<String>,
 }
 
-fn start(
-    vars: &[(&str, String)],
-    secrets_dir: &std::path::Path,
-    public_dir: &std::path::Path,
-) -> Running {
+fn start(vars: &[(&str, String)], secrets_dir: &std::path::Path, public_dir: &std::path::Path) -> Running {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
-    cmd.env_clear()
-        .env("PORT", "0")
-        .env("SECRETS_DIR", secrets_dir)
-        .env("BUILD_INFO", "/nonexistent/build-info.json");
+    cmd.env_clear().env("PORT", "0").env("SECRETS_DIR", secrets_dir).env("BUILD_INFO", "/nonexistent/build-info.json");
     cmd.arg("--public-dir").arg(public_dir);
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server binary");
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the server binary");
     let (tx, log) = mpsc::channel();
     let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
@@ -54,45 +43,31 @@ fn start(
             break addr.rsplit(':').next().unwrap().parse().unwrap();
         }
     };
-    Running {
-        child,
-        port,
-        log,
-        seen,
-    }
+    Running { child, port, log, seen }
 }
 
 impl Running {
     fn request(&self, method: &str, path: &str, headers: &str) -> (u16, String) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n{headers}\r\n").unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n{headers}\r\n"
+        )
+        .unwrap();
         let mut resp = String::new();
         s.read_to_string(&mut resp).unwrap();
-        let status = resp
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
+        let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
         (status, resp)
     }
 
     /// SIGTERM (what `docker stop` sends), then the rest of the log and stdout.
     fn stop(mut self) -> String {
-        let status = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
         assert!(status.success());
         let exit = self.child.wait().unwrap();
         assert!(exit.success(), "server exits 0 on SIGTERM: {exit}");
         let mut out = String::new();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
+        self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
         self.seen.extend(self.log.try_iter());
         format!("{out}\n{}", self.seen.join("\n"))
     }
@@ -101,38 +76,22 @@ impl Running {
 #[test]
 fn the_binary_serves_health_whoami_and_the_page_without_printing_a_secret() {
     let secrets = tempfile::tempdir().unwrap();
-    std::fs::write(
-        secrets.path().join("postgres_password"),
-        format!("{}\n", common::POSTGRES_PASSWORD),
-    )
-    .unwrap();
+    std::fs::write(secrets.path().join("postgres_password"), format!("{}\n", common::POSTGRES_PASSWORD)).unwrap();
     let public = tempfile::tempdir().unwrap();
     std::fs::write(public.path().join("index.html"), "<dd id=\"status\"></dd>").unwrap();
     let server = start(&common::production_vars(), secrets.path(), public.path());
 
     let (status, body) = server.request("GET", "/health", "");
     assert_eq!(status, 200, "{body}");
-    assert!(
-        body.contains("file:") && body.contains("postgres_password"),
-        "{body}"
-    );
-    let auth = format!(
-        "Authorization: Bearer {}\r\n",
-        common::anon_key(common::JWT_SECRET)
-    );
+    assert!(body.contains("file:") && body.contains("postgres_password"), "{body}");
+    let auth = format!("Authorization: Bearer {}\r\n", common::anon_key(common::JWT_SECRET));
     let (status, body) = server.request("POST", "/api/whoami", &auth);
     assert_eq!(status, 200, "{body}");
-    assert!(
-        body.contains(r#""role":"anon""#) && body.contains(r#""verified":true"#),
-        "{body}"
-    );
+    assert!(body.contains(r#""role":"anon""#) && body.contains(r#""verified":true"#), "{body}");
     let (status, body) = server.request("GET", "/", "");
     assert_eq!(status, 200);
     assert!(body.contains("id=\"status\""));
-    let bad = format!(
-        "Authorization: Bearer {}\r\n",
-        common::anon_key("not-the-server-secret-0123456789abc")
-    );
+    let bad = format!("Authorization: Bearer {}\r\n", common::anon_key("not-the-server-secret-0123456789abc"));
     assert_eq!(server.request("GET", "/api/whoami", &bad).0, 401);
 
     let output = server.stop();

@@ -10,8 +10,7 @@ use server::secret::Secret;
 use std::path::{Path, PathBuf};
 
 fn schema() -> Schema {
-    Schema::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/env.schema.toml"))
-        .expect("schema loads")
+    Schema::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/env.schema.toml")).expect("schema loads")
 }
 
 #[test]
@@ -26,36 +25,19 @@ fn generated_config_covers_exactly_the_schemas_runtime_variables() {
     let specs: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
     assert_eq!(specs, runtime);
 
-    let (config, _) =
-        Config::from_source(&common::production_source(), "production").expect("full source loads");
+    let (config, _) = Config::from_source(&common::production_source(), "production").expect("full source loads");
     let fields: Vec<&str> = config.presence().iter().map(|(n, _)| *n).collect();
     assert_eq!(fields, runtime, "one Config field per runtime variable");
-    assert!(
-        config.presence().iter().all(|(_, present)| *present),
-        "every field was read"
-    );
+    assert!(config.presence().iter().all(|(_, present)| *present), "every field was read");
 
-    for v in schema
-        .vars
-        .iter()
-        .filter(|v| matches!(v.plane, Plane::Public | Plane::BuildSecret))
-    {
-        assert!(
-            !specs.contains(&v.name.as_str()),
-            "{} must not reach the server",
-            v.name
-        );
+    for v in schema.vars.iter().filter(|v| matches!(v.plane, Plane::Public | Plane::BuildSecret)) {
+        assert!(!specs.contains(&v.name.as_str()), "{} must not reach the server", v.name);
     }
     for spec in VARIABLES {
         let v = schema.get(spec.name).unwrap();
         let want: Vec<&str> = v.required.iter().map(String::as_str).collect();
         assert_eq!(spec.required_in, want.as_slice(), "{}", v.name);
-        assert_eq!(
-            spec.delivery == Delivery::File,
-            v.delivery == envfile::Delivery::File,
-            "{}",
-            v.name
-        );
+        assert_eq!(spec.delivery == Delivery::File, v.delivery == envfile::Delivery::File, "{}", v.name);
     }
 }
 
@@ -69,19 +51,9 @@ fn field_types_follow_the_formats_and_secrets_are_redacted() {
     let _: &Secret = &c.jwt_secret;
     let _: &Option<Secret> = &c.database_url;
     assert_eq!(max, Some(100));
-    assert_eq!(
-        origins.as_deref(),
-        Some(&["https://app.example.com".to_string()][..])
-    );
-    assert_eq!(
-        c.postgres_password.expose(),
-        common::POSTGRES_PASSWORD,
-        "trailing newline of the file dropped"
-    );
-    assert_eq!(
-        provenance["POSTGRES_PASSWORD"],
-        Origin::File(PathBuf::from("/run/secrets/postgres_password"))
-    );
+    assert_eq!(origins.as_deref(), Some(&["https://app.example.com".to_string()][..]));
+    assert_eq!(c.postgres_password.expose(), common::POSTGRES_PASSWORD, "trailing newline of the file dropped");
+    assert_eq!(provenance["POSTGRES_PASSWORD"], Origin::File(PathBuf::from("/run/secrets/postgres_password")));
     assert_eq!(provenance["JWT_SECRET"], Origin::Env);
     common::assert_no_canary(&format!("{c:?}"));
 }
@@ -90,12 +62,8 @@ fn field_types_follow_the_formats_and_secrets_are_redacted() {
 fn dev_needs_only_what_dev_requires_and_production_names_every_gap() {
     let mut dev = MapSource::default();
     dev.vars.insert("NODE_ENV".into(), "development".into());
-    dev.vars
-        .insert("JWT_SECRET".into(), common::JWT_SECRET.into());
-    dev.files.insert(
-        "/run/secrets/postgres_password".into(),
-        "pw-from-file-0123456789abcdef".into(),
-    );
+    dev.vars.insert("JWT_SECRET".into(), common::JWT_SECRET.into());
+    dev.files.insert("/run/secrets/postgres_password".into(), "pw-from-file-0123456789abcdef".into());
     let (c, _) = Config::from_source(&dev, "dev").expect("dev loads with its required variables");
     assert_eq!(c.allowed_origins, None);
 
@@ -114,15 +82,13 @@ fn dev_needs_only_what_dev_requires_and_production_names_every_gap() {
     );
 
     let mut bad = common::production_source();
-    bad.vars
-        .insert("RATE_LIMIT_MAX".into(), "canary-many".into());
+    bad.vars.insert("RATE_LIMIT_MAX".into(), "canary-many".into());
     bad.vars.insert("JWT_SECRET".into(), String::new());
     bad.files.clear();
     let err = Config::from_source(&bad, "production").unwrap_err();
     let text = err.to_string();
     assert!(
-        text.contains("JWT_SECRET (env)")
-            && text.contains("POSTGRES_PASSWORD (/run/secrets/postgres_password)"),
+        text.contains("JWT_SECRET (env)") && text.contains("POSTGRES_PASSWORD (/run/secrets/postgres_password)"),
         "{text}"
     );
     assert_eq!(err.invalid.len(), 1);

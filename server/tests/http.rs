@@ -12,24 +12,14 @@ use server::config::MapSource;
 use std::sync::Arc;
 use tower::ServiceExt as _;
 
-async fn call(
-    state: &Arc<AppState>,
-    req: Request<Body>,
-) -> (StatusCode, Value, axum::http::HeaderMap) {
+async fn call(state: &Arc<AppState>, req: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
     let public = tempfile::tempdir().unwrap();
-    let resp = router(state.clone(), public.path())
-        .oneshot(req)
-        .await
-        .unwrap();
+    let resp = router(state.clone(), public.path()).oneshot(req).await.unwrap();
     let (parts, body) = resp.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&bytes).to_string();
     common::assert_no_canary(&text);
-    (
-        parts.status,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-        parts.headers,
-    )
+    (parts.status, serde_json::from_str(&text).unwrap_or(Value::Null), parts.headers)
 }
 
 fn get(path: &str) -> Request<Body> {
@@ -37,17 +27,11 @@ fn get(path: &str) -> Request<Body> {
 }
 
 fn whoami(token: &str) -> Request<Body> {
-    Request::get("/api/whoami")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap()
+    Request::get("/api/whoami").header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap()
 }
 
 fn loaded() -> Arc<AppState> {
-    Arc::new(AppState::load(
-        &common::production_source(),
-        Some(serde_json::json!({"npm_token_used": true})),
-    ))
+    Arc::new(AppState::load(&common::production_source(), Some(serde_json::json!({"npm_token_used": true}))))
 }
 
 #[tokio::test]
@@ -57,26 +41,15 @@ async fn health_is_503_naming_missing_secrets_and_200_once_they_are_present() {
     src.files.clear();
     let (status, body, _) = call(&Arc::new(AppState::load(&src, None)), get("/health")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    let names: Vec<&str> = body["missing"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = body["missing"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["JWT_SECRET", "POSTGRES_PASSWORD"]);
-    assert_eq!(
-        body["missing"][1]["expected_in"],
-        "/run/secrets/postgres_password"
-    );
+    assert_eq!(body["missing"][1]["expected_in"], "/run/secrets/postgres_password");
 
     let (status, body, _) = call(&loaded(), get("/health")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["environment"], "production");
-    assert_eq!(
-        body["sources"]["POSTGRES_PASSWORD"],
-        "file:/run/secrets/postgres_password"
-    );
+    assert_eq!(body["sources"]["POSTGRES_PASSWORD"], "file:/run/secrets/postgres_password");
     assert_eq!(body["build"]["npm_token_used"], true);
 }
 
@@ -93,47 +66,29 @@ async fn whoami_verifies_the_anon_key_and_reports_the_file_delivered_password() 
 
     // The same request as a POST with a JSON body.
     let body_req = format!(r#"{{"token":"{}"}}"#, common::anon_key(common::JWT_SECRET));
-    let req = Request::post("/api/whoami")
-        .header("content-type", "application/json")
-        .body(Body::from(body_req))
-        .unwrap();
+    let req =
+        Request::post("/api/whoami").header("content-type", "application/json").body(Body::from(body_req)).unwrap();
     assert_eq!(call(&state, req).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn whoami_refuses_a_key_signed_with_another_secret_a_service_key_and_no_key() {
     let state = loaded();
-    let (status, body, _) = call(
-        &state,
-        whoami(&common::anon_key("another-secret-0123456789abcdef0123")),
-    )
-    .await;
+    let (status, body, _) = call(&state, whoami(&common::anon_key("another-secret-0123456789abcdef0123"))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["verified"], false);
     assert!(body["error"].as_str().unwrap().contains("JWT_SECRET"));
 
-    let (status, body, _) = call(
-        &state,
-        whoami(&common::service_role_key(common::JWT_SECRET)),
-    )
-    .await;
+    let (status, body, _) = call(&state, whoami(&common::service_role_key(common::JWT_SECRET))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["role"], "service_role");
 
-    assert_eq!(
-        call(&state, get("/api/whoami")).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(call(&state, get("/api/whoami")).await.0, StatusCode::UNAUTHORIZED);
 
     let mut src = common::production_source();
     src.vars.remove("JWT_SECRET");
     let unready = Arc::new(AppState::load(&src, None));
-    assert_eq!(
-        call(&unready, whoami(&common::anon_key(common::JWT_SECRET)))
-            .await
-            .0,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    assert_eq!(call(&unready, whoami(&common::anon_key(common::JWT_SECRET))).await.0, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 #[tokio::test]
@@ -148,10 +103,7 @@ async fn cors_allows_only_the_configured_origins() {
             .unwrap()
     };
     let (_, _, headers) = call(&state, preflight("https://app.example.com")).await;
-    assert_eq!(
-        headers.get("access-control-allow-origin").unwrap(),
-        "https://app.example.com"
-    );
+    assert_eq!(headers.get("access-control-allow-origin").unwrap(), "https://app.example.com");
     let (_, _, headers) = call(&state, preflight("https://evil.example")).await;
     assert!(headers.get("access-control-allow-origin").is_none());
 }
@@ -167,25 +119,14 @@ async fn the_api_is_rate_limited_per_the_config() {
     let (status, _, headers) = call(&state, whoami(&token)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(headers.contains_key("retry-after"));
-    assert_eq!(
-        call(&state, get("/health")).await.0,
-        StatusCode::OK,
-        "health is not rate limited"
-    );
+    assert_eq!(call(&state, get("/health")).await.0, StatusCode::OK, "health is not rate limited");
 }
 
 #[tokio::test]
 async fn the_built_frontend_is_served() {
     let public = tempfile::tempdir().unwrap();
-    std::fs::write(
-        public.path().join("index.html"),
-        "<div id=\"status\"></div>",
-    )
-    .unwrap();
-    let resp = router(loaded(), public.path())
-        .oneshot(get("/"))
-        .await
-        .unwrap();
+    std::fs::write(public.path().join("index.html"), "<div id=\"status\"></div>").unwrap();
+    let resp = router(loaded(), public.path()).oneshot(get("/")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&bytes).contains("id=\"status\""));

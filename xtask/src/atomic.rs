@@ -67,8 +67,7 @@ impl Writer {
             return Err(e);
         }
         for (tmp, target) in &staged {
-            fs::rename(tmp, target)
-                .with_context(|| format!("rename temp file over {}", target.display()))?;
+            fs::rename(tmp, target).with_context(|| format!("rename temp file over {}", target.display()))?;
             sync_dir(target)?;
         }
         Ok(())
@@ -114,9 +113,7 @@ fn stage(f: &FileWrite) -> anyhow::Result<PathBuf> {
 
 fn sync_dir(target: &Path) -> anyhow::Result<()> {
     let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("sync directory {}", dir.display()))
+    File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("sync directory {}", dir.display()))
 }
 
 #[cfg(test)]

@@ -118,11 +118,20 @@ pub fn evaluate(
         outside_vcs(schema, target),
         file_modes(target, &current),
         non_root(image, images),
-        check("image clean (no secret in layers, config, history)", Verdict::Unknown,
-            "audit does not re-scan images: run `cargo xtask verify-image TAG` (build-image runs it)"),
+        check(
+            "image clean (no secret in layers, config, history)",
+            Verdict::Unknown,
+            "audit does not re-scan images: run `cargo xtask verify-image TAG` (build-image runs it)",
+        ),
         rotation(schema, target, &current, clock)?,
     ];
-    for item in ["CSP nonce active (no unsafe-inline/eval)", "brute-force thresholds tuned", "dependency scanning active", "backups and recovery tested", "TLS termination"] {
+    for item in [
+        "CSP nonce active (no unsafe-inline/eval)",
+        "brute-force thresholds tuned",
+        "dependency scanning active",
+        "backups and recovery tested",
+        "TLS termination",
+    ] {
         out.push(check(item, Verdict::Unknown, "not machine-checkable from the repository: a human confirms it"));
     }
     Ok(out)
@@ -146,7 +155,11 @@ fn jwt_strength(schema: &Schema, exists: bool, value: Option<Secret>) -> Check {
     };
     let distinct: BTreeSet<char> = text.chars().collect();
     if bytes < min {
-        check(JWT_ITEM, Verdict::Fail, format!("{bytes} bytes ({how}), need {min}: `cargo xtask secrets rotate JWT_SECRET`"))
+        check(
+            JWT_ITEM,
+            Verdict::Fail,
+            format!("{bytes} bytes ({how}), need {min}: `cargo xtask secrets rotate JWT_SECRET`"),
+        )
     } else if distinct.len() < 16 {
         check(JWT_ITEM, Verdict::Fail, format!("only {} distinct characters: not random; rotate it", distinct.len()))
     } else {
@@ -179,7 +192,8 @@ fn cors(env: &str, exists: bool, value: Option<Secret>) -> Check {
 
 fn rate_limits(exists: bool, max: Option<Secret>, window: Option<Secret>) -> Check {
     const ITEM: &str = "rate limit configured";
-    let positive = |v: &Option<Secret>| v.as_ref().and_then(|s| s.expose().trim().parse::<u64>().ok()).filter(|n| *n > 0);
+    let positive =
+        |v: &Option<Secret>| v.as_ref().and_then(|s| s.expose().trim().parse::<u64>().ok()).filter(|n| *n > 0);
     match (positive(&max), positive(&window)) {
         (Some(m), Some(w)) => check(ITEM, Verdict::Pass, format!("{m} requests per {w} ms")),
         _ if !exists => missing(ITEM, exists, ""),
@@ -190,8 +204,19 @@ fn rate_limits(exists: bool, max: Option<Secret>, window: Option<Secret>) -> Che
 fn outside_vcs(schema: &Schema, target: &Target) -> Check {
     const ITEM: &str = "secrets stored outside VCS";
     match crate::verify_git::hygiene(&target.root, schema) {
-        Ok(f) if f.is_empty() => check(ITEM, Verdict::Pass, "real env and secret files are git-ignored and untracked (history: `cargo xtask verify-git`)"),
-        Ok(f) => check(ITEM, Verdict::Fail, format!("{} tracked or un-ignored: run `cargo xtask verify-git`", f.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", "))),
+        Ok(f) if f.is_empty() => check(
+            ITEM,
+            Verdict::Pass,
+            "real env and secret files are git-ignored and untracked (history: `cargo xtask verify-git`)",
+        ),
+        Ok(f) => check(
+            ITEM,
+            Verdict::Fail,
+            format!(
+                "{} tracked or un-ignored: run `cargo xtask verify-git`",
+                f.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ),
         Err(e) => check(ITEM, Verdict::Unknown, format!("cannot ask git: {e:#}")),
     }
 }
@@ -234,9 +259,14 @@ fn non_root(image: Option<&str>, images: &dyn ImageUser) -> Check {
     };
     match images.user(image) {
         Ok(None) => check(ITEM, Verdict::Unknown, format!("no image {image} in the engine")),
-        Ok(Some(u)) if ["", "root", "0"].contains(&u.split(':').next().unwrap_or("")) => {
-            check(ITEM, Verdict::Fail, format!("{image} runs as {:?}: add `USER 10001` to the Dockerfile", if u.is_empty() { "root (no USER)" } else { &u }))
-        }
+        Ok(Some(u)) if ["", "root", "0"].contains(&u.split(':').next().unwrap_or("")) => check(
+            ITEM,
+            Verdict::Fail,
+            format!(
+                "{image} runs as {:?}: add `USER 10001` to the Dockerfile",
+                if u.is_empty() { "root (no USER)" } else { &u }
+            ),
+        ),
         Ok(Some(u)) => check(ITEM, Verdict::Pass, format!("{image} runs as {u}")),
         Err(e) => check(ITEM, Verdict::Unknown, format!("{e:#}")),
     }
@@ -252,7 +282,14 @@ fn rotation(schema: &Schema, target: &Target, current: &Current, clock: &dyn Clo
     Ok(if !overdue.is_empty() {
         check(ITEM, Verdict::Fail, format!("overdue: {} (`cargo xtask secrets rotate NAME`)", overdue.join(", ")))
     } else if present.is_empty() || !unknown.is_empty() {
-        check(ITEM, Verdict::Unknown, format!("no rotation date recorded for {}", if unknown.is_empty() { "any secret".into() } else { unknown.join(", ") }))
+        check(
+            ITEM,
+            Verdict::Unknown,
+            format!(
+                "no rotation date recorded for {}",
+                if unknown.is_empty() { "any secret".into() } else { unknown.join(", ") }
+            ),
+        )
     } else {
         check(ITEM, Verdict::Pass, format!("{} secrets within their period", present.len()))
     })

@@ -63,7 +63,11 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
         let start = std::time::Instant::now();
         let outcome = build_image(&opts, &engine, &mut |_| {})?;
         let wall = start.elapsed().as_millis();
-        anyhow::ensure!(!outcome.refused(), "the reference build was refused ({:?}); run `cargo xtask build-image` to see why", outcome.refused_at);
+        anyhow::ensure!(
+            !outcome.refused(),
+            "the reference build was refused ({:?}); run `cargo xtask build-image` to see why",
+            outcome.refused_at
+        );
         Ok(figures(&outcome, wall))
     };
     eprintln!("bench build: warm-up run");
@@ -102,7 +106,13 @@ fn print_human(b: &BuildBench) {
     );
     for (i, r) in b.runs.iter().enumerate() {
         let steps: Vec<String> = r.steps.iter().map(|(s, ms)| format!("{s} {ms}")).collect();
-        println!("run {}: total {} ms, verification {:.1} % [{}]", i + 1, r.total_ms, r.share * 100.0, steps.join(", "));
+        println!(
+            "run {}: total {} ms, verification {:.1} % [{}]",
+            i + 1,
+            r.total_ms,
+            r.share * 100.0,
+            steps.join(", ")
+        );
     }
     println!(
         "median verification share {:.1} % of {} ms (goal <= {:.0} %)",

@@ -46,7 +46,10 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
     let (mut first, mut changed, mut same, mut bare) = (vec![], vec![], vec![], vec![]);
     let (mut first_bytes, mut same_bytes) = (0, 0);
     for _ in 0..runs {
-        let ids: Vec<String> = [&a, &b].iter().map(|t| images.inspect(t).map(|i| i.map(|i| i.id).unwrap_or_default())).collect::<Result<_, _>>()?;
+        let ids: Vec<String> = [&a, &b]
+            .iter()
+            .map(|t| images.inspect(t).map(|i| i.map(|i| i.id).unwrap_or_default()))
+            .collect::<Result<_, _>>()?;
         ssh.run(&format!("rm -rf {APP_DIR}; docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=bench) 2>/dev/null; docker rmi -f {} >/dev/null 2>&1; true", ids.join(" ")))?;
         let t = Instant::now();
         let mut tar = images.export(&a)?;
@@ -61,7 +64,9 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
         same.push(s);
         same_bytes = bytes;
     }
-    ssh.run(&format!("cd {APP_DIR}/current 2>/dev/null && docker-compose -p bench down >/dev/null 2>&1; rm -rf {APP_DIR}; true"))?;
+    ssh.run(&format!(
+        "cd {APP_DIR}/current 2>/dev/null && docker-compose -p bench down >/dev/null 2>&1; rm -rf {APP_DIR}; true"
+    ))?;
     let f = Figures {
         image_mb: mb,
         runs,
@@ -78,7 +83,10 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
         Format::Human => {
             println!("deploy bench: {mb} MB padded image, {runs} run(s), medians");
             println!("  bare docker save | ssh docker load: {:.2} s", f.bare_transfer_s);
-            println!("  first deploy:            {:.2} s, {} bytes sent ({:.2}x the bare transfer)", f.first_deploy_s, f.first_deploy_bytes, f.first_vs_bare);
+            println!(
+                "  first deploy:            {:.2} s, {} bytes sent ({:.2}x the bare transfer)",
+                f.first_deploy_s, f.first_deploy_bytes, f.first_vs_bare
+            );
             println!("  redeploy, changed image: {:.2} s", f.redeploy_changed_s);
             println!("  redeploy, same image:    {:.2} s, {} bytes sent", f.redeploy_same_s, f.redeploy_same_bytes);
         }

@@ -63,18 +63,48 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
     let schema = Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
     let text = generate(VARIABLES);
     let bytes = text.as_bytes();
-    let facts = Facts { mode: Some(0o600), git: Some(GitFacts { ignored: true, ..GitFacts::default() }), now: 1_800_000_000, ..Facts::default() };
+    let facts = Facts {
+        mode: Some(0o600),
+        git: Some(GitFacts { ignored: true, ..GitFacts::default() }),
+        now: 1_800_000_000,
+        ..Facts::default()
+    };
 
-    let dotenvy_parse_ms = median(|| { std::hint::black_box(dotenvy::from_read_iter(bytes).count()); }, runs);
-    let compose_parse_ms = median(|| { std::hint::black_box(envfile::compose::parse_bytes(bytes, &|_| None).ok()); }, runs);
-    let verify_ms = median(|| { std::hint::black_box(envfile::verify::verify(&schema, "production", bytes, &|_| None, &facts)); }, runs);
+    let dotenvy_parse_ms = median(
+        || {
+            std::hint::black_box(dotenvy::from_read_iter(bytes).count());
+        },
+        runs,
+    );
+    let compose_parse_ms = median(
+        || {
+            std::hint::black_box(envfile::compose::parse_bytes(bytes, &|_| None).ok());
+        },
+        runs,
+    );
+    let verify_ms = median(
+        || {
+            std::hint::black_box(envfile::verify::verify(&schema, "production", bytes, &|_| None, &facts));
+        },
+        runs,
+    );
 
     // The whole command path: file read, mode, git queries, rules (no printing).
     let dir = tempfile::tempdir().context("create a temp dir for the bench file")?;
     let path = dir.path().join(".env.production");
     std::fs::write(&path, &text).context("write the bench env file")?;
-    let args = crate::verify_env::Args { environment: "production".into(), env_file: Some(path), layered: false, format: Format::Json };
-    let verify_env_command_ms = median(|| { std::hint::black_box(args.check(g).ok()); }, runs.min(11));
+    let args = crate::verify_env::Args {
+        environment: "production".into(),
+        env_file: Some(path),
+        layered: false,
+        format: Format::Json,
+    };
+    let verify_env_command_ms = median(
+        || {
+            std::hint::black_box(args.check(g).ok());
+        },
+        runs.min(11),
+    );
 
     let figures = Figures {
         variables: VARIABLES,

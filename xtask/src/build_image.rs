@@ -120,7 +120,9 @@ pub fn build_image(
 impl Args {
     pub fn run(self, g: &Global) -> anyhow::Result<Status> {
         if self.format == Format::Sarif {
-            anyhow::bail!("build-image prints human or json; for SARIF run `cargo xtask verify-image --format sarif IMAGE`");
+            anyhow::bail!(
+                "build-image prints human or json; for SARIF run `cargo xtask verify-image --format sarif IMAGE`"
+            );
         }
         let root = g.root();
         // The layered file lives in a private temp dir for as long as the build runs.
@@ -161,20 +163,13 @@ impl Args {
 /// The layered config of `env` written as one env file (0600, in a fresh 0700 temp dir) so
 /// every later step reads exactly what a single-file build would. Build secrets stay out:
 /// they reach BuildKit from secrets/ as secret mounts, never through the env file.
-fn layered_env_file(
-    root: &Path,
-    schema: &envfile::Schema,
-    env: &str,
-) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
+fn layered_env_file(root: &Path, schema: &envfile::Schema, env: &str) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
     use anyhow::Context;
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let is_build_secret =
-        |k: &str| schema.get(k).is_some_and(|v| v.plane == envfile::Plane::BuildSecret);
-    let vars: Vec<_> = crate::secrets::layered::load(root, env)?
-        .into_iter()
-        .filter(|l| !is_build_secret(&l.key))
-        .collect();
+    let is_build_secret = |k: &str| schema.get(k).is_some_and(|v| v.plane == envfile::Plane::BuildSecret);
+    let vars: Vec<_> =
+        crate::secrets::layered::load(root, env)?.into_iter().filter(|l| !is_build_secret(&l.key)).collect();
     let (text, _origins) = crate::secrets::layered::render(&vars)?;
     let dir = tempfile::Builder::new().prefix("xtask-layered-").tempdir().context("create a temp dir")?;
     let path = dir.path().join(format!(".env.{env}"));
@@ -190,7 +185,13 @@ fn layered_env_file(
 
 fn print_human(o: &BuildOutcome) {
     for f in &o.env_findings {
-        println!("{}: {} {}{}", f.severity.as_str(), f.code, f.message, f.hint.as_deref().map(|h| format!(" (fix: {h})")).unwrap_or_default());
+        println!(
+            "{}: {} {}{}",
+            f.severity.as_str(),
+            f.code,
+            f.message,
+            f.hint.as_deref().map(|h| format!(" (fix: {h})")).unwrap_or_default()
+        );
     }
     for r in &o.frontend_refusals {
         println!("error: {}: {} (fix: {})", r.rule, r.message, r.fix);

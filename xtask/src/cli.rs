@@ -3,8 +3,8 @@
 
 use crate::output::Status;
 use crate::{
-    audit, bench, build_image, codegen, demo, deploy, env_show, scan, secrets, test_cmd,
-    verify_env, verify_git, verify_image,
+    audit, bench, build_image, codegen, demo, deploy, env_show, scan, secrets, test_cmd, verify_env, verify_git,
+    verify_image,
 };
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -99,7 +99,11 @@ fn env_example(schema: &Schema, _root: &Path) -> anyhow::Result<String> {
         out.push_str(&format!("\n# ---- {title}\n"));
         for v in schema.in_plane(*plane) {
             out.push_str(&format!("\n# {}\n", v.description));
-            let required = if v.required.is_empty() { "optional".to_string() } else { format!("required in {}", v.required.join(", ")) };
+            let required = if v.required.is_empty() {
+                "optional".to_string()
+            } else {
+                format!("required in {}", v.required.join(", "))
+            };
             let how = envfile::verify::how_to_get(v);
             out.push_str(&format!("# {required}; format {}; {how}\n", format_name(v)));
             match plane {
@@ -110,7 +114,10 @@ fn env_example(schema: &Schema, _root: &Path) -> anyhow::Result<String> {
                 )),
                 _ => {
                     if v.delivery == envfile::Delivery::File {
-                        out.push_str(&format!("# delivered to the container as /run/secrets/{}\n", v.secret_file_name()));
+                        out.push_str(&format!(
+                            "# delivered to the container as /run/secrets/{}\n",
+                            v.secret_file_name()
+                        ));
                     }
                     let line = format!("{}={}\n", v.name, placeholder(v));
                     if v.required.is_empty() {

@@ -41,8 +41,8 @@ pub fn file_secrets(schema: &Schema) -> Vec<String> {
 /// The committed compose file's contents for the project at `root` (what codegen writes).
 pub fn generate(schema: &Schema, root: &std::path::Path) -> anyhow::Result<String> {
     use anyhow::Context;
-    let template = std::fs::read_to_string(root.join(TEMPLATE_PATH))
-        .with_context(|| format!("read {TEMPLATE_PATH}"))?;
+    let template =
+        std::fs::read_to_string(root.join(TEMPLATE_PATH)).with_context(|| format!("read {TEMPLATE_PATH}"))?;
     Ok(render(schema, &template, Variant::Compose))
 }
 
@@ -114,8 +114,7 @@ mod tests {
 
     fn project() -> (Schema, String) {
         let schema = Schema::load(&root().join("deploy/env.schema.toml")).expect("schema loads");
-        let template =
-            std::fs::read_to_string(root().join(TEMPLATE_PATH)).expect("template readable");
+        let template = std::fs::read_to_string(root().join(TEMPLATE_PATH)).expect("template readable");
         (schema, template)
     }
 

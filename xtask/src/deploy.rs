@@ -197,7 +197,8 @@ pub fn local_engine() -> anyhow::Result<BollardEngine> {
 /// `user@host` of whoever runs the deploy, for the lock and the audit log.
 pub fn who() -> String {
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "unknown".into());
+    let host =
+        std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "unknown".into());
     format!("{user}@{host}")
 }
 

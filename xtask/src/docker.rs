@@ -133,8 +133,7 @@ fn secret_files(secrets: &BTreeMap<String, Secret>) -> anyhow::Result<Vec<(Strin
             .prefix("xtask-build-secret-")
             .tempfile()
             .with_context(|| format!("create the temp file for build secret {id}"))?;
-        file.write_all(value.expose().as_bytes())
-            .with_context(|| format!("write build secret {id}"))?;
+        file.write_all(value.expose().as_bytes()).with_context(|| format!("write build secret {id}"))?;
         file.flush()?;
         files.push((id.clone(), file));
     }
@@ -190,11 +189,7 @@ impl ImageEngine for BollardEngine {
                 id: i.id.unwrap_or_default(),
                 size: i.size.unwrap_or(0).max(0) as u64,
                 tags: i.repo_tags.unwrap_or_default(),
-                labels: i
-                    .config
-                    .and_then(|c| c.labels)
-                    .map(|l| l.into_iter().collect())
-                    .unwrap_or_default(),
+                labels: i.config.and_then(|c| c.labels).map(|l| l.into_iter().collect()).unwrap_or_default(),
             })),
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("inspect image {image}")),
@@ -356,11 +351,8 @@ mod tests {
         ])
         .unwrap();
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(gz.as_slice()));
-        let names: Vec<String> = archive
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .collect();
+        let names: Vec<String> =
+            archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
         assert_eq!(names, ["Dockerfile", "public/index.html"]);
     }
 

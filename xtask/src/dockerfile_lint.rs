@@ -66,17 +66,10 @@ fn instructions(text: &str) -> Vec<Instruction> {
 /// Names an ARG or ENV instruction declares.
 fn declared_names(ins: &Instruction) -> Vec<String> {
     match ins.keyword.as_str() {
-        "ARG" => ins
-            .args
-            .split_whitespace()
-            .map(|a| a.split('=').next().unwrap_or(a).to_string())
-            .collect(),
+        "ARG" => ins.args.split_whitespace().map(|a| a.split('=').next().unwrap_or(a).to_string()).collect(),
         "ENV" => {
             if ins.args.split_whitespace().next().is_some_and(|first| first.contains('=')) {
-                ins.args
-                    .split_whitespace()
-                    .filter_map(|kv| kv.split_once('=').map(|(k, _)| k.to_string()))
-                    .collect()
+                ins.args.split_whitespace().filter_map(|kv| kv.split_once('=').map(|(k, _)| k.to_string())).collect()
             } else {
                 // Legacy `ENV NAME value` form.
                 ins.args.split_whitespace().next().map(str::to_string).into_iter().collect()
@@ -96,7 +89,10 @@ fn copy_sources(ins: &Instruction) -> Vec<String> {
     if ins.args.split_whitespace().any(|w| w.starts_with("--from=")) || words.len() < 2 {
         return Vec::new();
     }
-    words[..words.len() - 1].iter().map(|w| w.trim_matches(|c| c == '"' || c == '[' || c == ']' || c == ',').to_string()).collect()
+    words[..words.len() - 1]
+        .iter()
+        .map(|w| w.trim_matches(|c| c == '"' || c == '[' || c == ']' || c == ',').to_string())
+        .collect()
 }
 
 fn sweeps_context(source: &str) -> bool {
@@ -116,7 +112,8 @@ pub fn lint(dockerfile: &str, secret_names: &BTreeSet<String>, risky_context_fil
                 severity: Severity::Error,
                 line: 1,
                 message: "a `# syntax=` directive makes BuildKit pull a frontend image from a registry".into(),
-                fix: "remove the line: the built-in Dockerfile frontend already supports RUN --mount=type=secret".into(),
+                fix: "remove the line: the built-in Dockerfile frontend already supports RUN --mount=type=secret"
+                    .into(),
             });
         }
     }
@@ -243,7 +240,9 @@ fn match_parts(pat: &[String], parts: &[&str]) -> bool {
     match pat.split_first() {
         None => parts.is_empty(),
         Some((p, rest)) if p == "**" => (0..=parts.len()).any(|i| match_parts(rest, &parts[i..])),
-        Some((p, rest)) => parts.split_first().is_some_and(|(h, t)| glob(p.as_bytes(), h.as_bytes()) && match_parts(rest, t)),
+        Some((p, rest)) => {
+            parts.split_first().is_some_and(|(h, t)| glob(p.as_bytes(), h.as_bytes()) && match_parts(rest, t))
+        }
     }
 }
 
@@ -275,7 +274,11 @@ mod tests {
         let f = lint(df, &secrets(), &[]);
         assert_eq!(
             rules(&f),
-            [("secret-arg-env", Severity::Error, 2), ("secret-arg-env", Severity::Error, 3), ("secret-arg-env", Severity::Warning, 5)]
+            [
+                ("secret-arg-env", Severity::Error, 2),
+                ("secret-arg-env", Severity::Error, 3),
+                ("secret-arg-env", Severity::Warning, 5)
+            ]
         );
     }
 
@@ -317,7 +320,8 @@ mod tests {
         let root = dir.path();
         std::fs::create_dir_all(root.join("secrets")).unwrap();
         std::fs::create_dir_all(root.join("web")).unwrap();
-        for f in [".env.production", ".env.production.example", "secrets/npm_token.txt", "secrets/.gitkeep", "web/.env"] {
+        for f in [".env.production", ".env.production.example", "secrets/npm_token.txt", "secrets/.gitkeep", "web/.env"]
+        {
             std::fs::write(root.join(f), "x").unwrap();
         }
         assert_eq!(risky_context_files(root).unwrap(), [".env.production", "secrets/npm_token.txt", "web/.env"]);

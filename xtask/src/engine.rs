@@ -22,10 +22,7 @@ pub const BASE_IMAGE: &str = "busybox:1.36";
 
 /// Docker 20.10 (Debian's docker.io) speaks API 1.41 and rejects newer clients; newer
 /// engines still accept 1.41.
-pub const API_VERSION: ClientVersion = ClientVersion {
-    major_version: 1,
-    minor_version: 41,
-};
+pub const API_VERSION: ClientVersion = ClientVersion { major_version: 1, minor_version: 41 };
 
 /// A Docker engine that answered a ping.
 #[derive(Debug, Clone)]
@@ -48,24 +45,13 @@ impl Engine {
     pub fn ensure_in(root: &Path) -> anyhow::Result<Engine> {
         if let Some(socket) = configured_socket()? {
             if dockerd::ping(&socket) {
-                return Ok(Engine {
-                    socket,
-                    private: None,
-                    started: false,
-                });
+                return Ok(Engine { socket, private: None, started: false });
             }
-            eprintln!(
-                "infra: {DOCKER_HOST_VAR}={} does not answer; using the private engine",
-                socket.display()
-            );
+            eprintln!("infra: {DOCKER_HOST_VAR}={} does not answer; using the private engine", socket.display());
         }
         let daemon = private_daemon(root);
         if daemon.answers() && daemon.bridge_present() {
-            return Ok(Engine {
-                socket: daemon.socket(),
-                private: Some(daemon),
-                started: false,
-            });
+            return Ok(Engine { socket: daemon.socket(), private: Some(daemon), started: false });
         }
         let _lock = FileLock::exclusive(&daemon.state_dir.join("lock"))?;
         // Another process may have started it while we waited for the lock. A daemon that
@@ -79,21 +65,11 @@ impl Engine {
             if provision::find_program("dockerd").is_none() {
                 provision::apt_install(&["docker.io"], "the test Docker engine")?;
             }
-            eprintln!(
-                "infra: starting a private dockerd under {}",
-                daemon.state_dir.display()
-            );
+            eprintln!("infra: starting a private dockerd under {}", daemon.state_dir.display());
             let pid = daemon.start().context("start the private Docker engine")?;
-            eprintln!(
-                "infra: dockerd up (pid {pid}, socket {})",
-                daemon.socket().display()
-            );
+            eprintln!("infra: dockerd up (pid {pid}, socket {})", daemon.socket().display());
         }
-        Ok(Engine {
-            socket: daemon.socket(),
-            private: Some(daemon),
-            started: !answered,
-        })
+        Ok(Engine { socket: daemon.socket(), private: Some(daemon), started: !answered })
     }
 
     /// Stop the private engine of `root` if it runs (the PID it recorded, checked to be
@@ -155,8 +131,7 @@ impl Engine {
 /// A bollard client for the engine on `socket`.
 pub fn client_for(socket: &Path) -> anyhow::Result<Docker> {
     let path = socket.to_str().context("engine socket path is not UTF-8")?;
-    Docker::connect_with_unix(path, 300, &API_VERSION)
-        .with_context(|| format!("connect to {}", socket.display()))
+    Docker::connect_with_unix(path, 300, &API_VERSION).with_context(|| format!("connect to {}", socket.display()))
 }
 
 /// The base-image import against any engine socket (the sandbox's too).
@@ -165,19 +140,12 @@ pub fn ensure_base_image_at(socket: &Path, reference: &str) -> anyhow::Result<St
         let docker = client_for(socket)?;
         base_image::ensure(&docker, reference).await
     })
-    .with_context(|| {
-        format!(
-            "make the local base image {reference} on {}",
-            socket.display()
-        )
-    })
+    .with_context(|| format!("make the local base image {reference} on {}", socket.display()))
 }
 
 /// Run a future to completion on a fresh current-thread runtime in a scoped thread, so a
 /// blocking API works from plain tests and from inside `#[tokio::test]` alike.
-pub fn block_on<T: Send>(
-    fut: impl std::future::Future<Output = anyhow::Result<T>> + Send,
-) -> anyhow::Result<T> {
+pub fn block_on<T: Send>(fut: impl std::future::Future<Output = anyhow::Result<T>> + Send) -> anyhow::Result<T> {
     std::thread::scope(|s| {
         s.spawn(|| {
             tokio::runtime::Builder::new_current_thread()
@@ -208,10 +176,7 @@ fn private_daemon(root: &Path) -> Dockerd {
     Dockerd {
         state_dir: root.join("target/engine"),
         prefix: Vec::new(),
-        extra_args: vec![
-            "--default-address-pool".into(),
-            "base=10.204.0.0/16,size=24".into(),
-        ],
+        extra_args: vec!["--default-address-pool".into(), "base=10.204.0.0/16,size=24".into()],
         bridge: Some(bridge_for(root)),
     }
 }
@@ -221,16 +186,10 @@ fn private_daemon(root: &Path) -> Dockerd {
 fn bridge_for(root: &Path) -> (String, String) {
     use sha2::{Digest, Sha256};
     let h = Sha256::digest(root.as_os_str().as_encoded_bytes());
-    (
-        format!("xt{:02x}{:02x}{:02x}", h[0], h[1], h[2]),
-        format!("10.203.{}.1/24", h[3]),
-    )
+    (format!("xt{:02x}{:02x}{:02x}", h[0], h[1], h[2]), format!("10.203.{}.1/24", h[3]))
 }
 
 /// The workspace this xtask was built from (same rule as `Global::root` without a flag).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
 }

@@ -63,10 +63,18 @@ impl ShowArgs {
             bail!("env show prints human or json; --format sarif is not supported");
         }
         let root = g.root();
-        let schema = Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
+        let schema =
+            Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
         if self.explain {
             let env = self.env.as_deref().unwrap_or("production");
-            return crate::secrets::layered::explain(&root, &schema, env, self.env_file.as_deref(), self.reveal, self.format);
+            return crate::secrets::layered::explain(
+                &root,
+                &schema,
+                env,
+                self.env_file.as_deref(),
+                self.reveal,
+                self.format,
+            );
         }
         let default = format!(".env.{}", self.env.as_deref().unwrap_or("production"));
         let path = self.env_file.clone().unwrap_or_else(|| root.join(default));
@@ -76,13 +84,20 @@ impl ShowArgs {
             Ok(e) => e,
             Err(e) => {
                 // Compose would refuse to start the service: say where and why (never a value).
-                eprintln!("error: {}:{}: Compose would reject this file: {}", crate::verify_env::display_path(&root, &path), e.line, e.message);
+                eprintln!(
+                    "error: {}:{}: Compose would reject this file: {}",
+                    crate::verify_env::display_path(&root, &path),
+                    e.line,
+                    e.message
+                );
                 return Ok(Status::Failed);
             }
         };
         let shown = show(&schema, &Env::from_entries(entries), self.reveal);
         match self.format {
-            Format::Json => output::print_json(&Json { variables: shown.iter().map(|s| (s.name.as_str(), s.value.as_str())).collect() })?,
+            Format::Json => output::print_json(&Json {
+                variables: shown.iter().map(|s| (s.name.as_str(), s.value.as_str())).collect(),
+            })?,
             _ => print_human(&shown),
         }
         Ok(Status::Ok)

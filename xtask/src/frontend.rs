@@ -68,10 +68,8 @@ pub fn plan(
         refusals.dedup();
         return Err(refusals);
     }
-    let mut env: BTreeMap<String, String> = PASSTHROUGH
-        .iter()
-        .filter_map(|k| builder_env.get(*k).map(|v| (k.to_string(), v.clone())))
-        .collect();
+    let mut env: BTreeMap<String, String> =
+        PASSTHROUGH.iter().filter_map(|k| builder_env.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
     env.insert("NODE_ENV".into(), "production".into());
     env.extend(public.iter().map(|(k, v)| (k.clone(), v.clone())));
     Ok(FrontendPlan {
@@ -100,18 +98,15 @@ fn env_files_vite_would_load(web_dir: &Path) -> Result<Vec<PathBuf>, Refusal> {
                     return Err(Refusal {
                         rule: "vite-env-dir",
                         message: format!("{name} sets envDir to an expression build-image cannot check"),
-                        fix: "set envDir to a string literal (or remove it) so the env files Vite reads can be checked".into(),
+                        fix: "set envDir to a string literal (or remove it) so the env files Vite reads can be checked"
+                            .into(),
                     });
                 }
             }
         }
     }
     let names = [".env".to_string(), ".env.local".into(), format!(".env.{MODE}"), format!(".env.{MODE}.local")];
-    Ok(dirs
-        .iter()
-        .flat_map(|d| names.iter().map(move |n| d.join(n)))
-        .filter(|p| p.exists())
-        .collect())
+    Ok(dirs.iter().flat_map(|d| names.iter().map(move |n| d.join(n))).filter(|p| p.exists()).collect())
 }
 
 fn string_literal_after_colon(rest: &str) -> Option<&str> {
@@ -189,7 +184,10 @@ mod tests {
         let rules: Vec<_> = err.iter().map(|r| (r.rule, r.message.split(' ').next().unwrap().to_string())).collect();
         assert_eq!(
             rules,
-            [("undeclared-vite-variable", "VITE_OTHER".to_string()), ("undeclared-vite-variable", "VITE_SERVICE_ROLE_KEY".to_string())]
+            [
+                ("undeclared-vite-variable", "VITE_OTHER".to_string()),
+                ("undeclared-vite-variable", "VITE_SERVICE_ROLE_KEY".to_string())
+            ]
         );
     }
 

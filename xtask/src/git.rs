@@ -17,11 +17,8 @@ pub fn facts(root: &Path, file: &Path) -> anyhow::Result<Option<GitFacts>> {
     // --no-index: answer from the ignore rules even when the file is tracked.
     let ignored = ok(cmd!(sh, "git check-ignore -q --no-index -- {rel}"));
     let tracked = ok(cmd!(sh, "git ls-files --error-unmatch -- {rel}"));
-    let history = cmd!(sh, "git log --all --format=%H -n 1 -- {rel}")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .unwrap_or_default();
+    let history =
+        cmd!(sh, "git log --all --format=%H -n 1 -- {rel}").quiet().ignore_stderr().read().unwrap_or_default();
     Ok(Some(GitFacts { ignored, tracked, in_history: !history.trim().is_empty() }))
 }
 

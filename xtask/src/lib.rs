@@ -1,13 +1,8 @@
 //! The xtask library: every command as a module, so integration tests under `tests/` can
 //! drive the same code (the engine harness, the sandbox, plans) that the binary runs.
 
-pub mod cli;
-pub mod output;
-pub mod remote;
-pub mod sandbox;
 pub mod atomic;
 pub mod audit;
-pub mod clock;
 pub mod bench;
 pub mod bench_build;
 pub mod bench_deploy;
@@ -15,16 +10,21 @@ pub mod bench_env;
 pub mod bench_scan;
 pub mod browser;
 pub mod build_image;
+pub mod cli;
+pub mod clock;
 pub mod codegen;
 pub mod compose;
 pub mod demo;
 pub mod deploy;
 pub mod docker;
 pub mod dockerfile_lint;
-pub mod frontend;
-pub mod git;
 pub mod engine;
 pub mod env_show;
+pub mod frontend;
+pub mod git;
+pub mod output;
+pub mod remote;
+pub mod sandbox;
 pub mod scan;
 pub mod secrets;
 pub mod test_cmd;

@@ -1,10 +1,9 @@
 //! `cargo xtask`: parse the command line, dispatch to one module per command, map the
 //! outcome to a stable exit code (0 ok, 1 findings or failed deploy, 2 usage or environment).
 
-
 use clap::Parser;
-use xtask::{cli, output};
 use std::process::ExitCode;
+use xtask::{cli, output};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

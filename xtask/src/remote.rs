@@ -22,11 +22,7 @@ pub struct Output {
 
 impl Output {
     pub fn ok(stdout: impl Into<Vec<u8>>) -> Output {
-        Output {
-            code: Some(0),
-            stdout: stdout.into(),
-            stderr: Vec::new(),
-        }
+        Output { code: Some(0), stdout: stdout.into(), stderr: Vec::new() }
     }
     pub fn success(&self) -> bool {
         self.code == Some(0)
@@ -47,15 +43,8 @@ impl Output {
             return Ok(self);
         }
         let code = self.code.map_or("a signal".to_string(), |c| c.to_string());
-        let why = if self.ssh_failed() {
-            " (ssh connection failed or broke)"
-        } else {
-            ""
-        };
-        bail!(
-            "{what}: exit {code}{why}: {}",
-            crate::engine::provision::tail(&self.stderr, 5)
-        )
+        let why = if self.ssh_failed() { " (ssh connection failed or broke)" } else { "" };
+        bail!("{what}: exit {code}{why}: {}", crate::engine::provision::tail(&self.stderr, 5))
     }
 }
 
@@ -91,10 +80,7 @@ pub fn upload_script(path: &str, mode: u32) -> String {
 /// Quote `s` for a POSIX shell (single quotes; `'` becomes `'\''`). For paths and names,
 /// never for secrets: those go on stdin.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@%,".contains(&b))
-    {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@%,".contains(&b)) {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -116,11 +102,7 @@ pub struct Ssh {
 
 impl Ssh {
     pub fn new(host: impl Into<String>) -> Ssh {
-        Ssh {
-            host: host.into(),
-            connect_timeout: 10,
-            ..Ssh::default()
-        }
+        Ssh { host: host.into(), connect_timeout: 10, ..Ssh::default() }
     }
 
     /// The ssh arguments before the remote command (no secrets here, by construction).
@@ -148,12 +130,7 @@ impl Ssh {
             a.extend(["-p".into(), p.to_string()]);
         }
         if let Some(i) = &self.identity {
-            a.extend([
-                "-i".into(),
-                i.display().to_string(),
-                "-o".into(),
-                "IdentitiesOnly=yes".into(),
-            ]);
+            a.extend(["-i".into(), i.display().to_string(), "-o".into(), "IdentitiesOnly=yes".into()]);
         }
         a.push(self.host.clone());
         Ok(a)
@@ -181,14 +158,8 @@ impl Ssh {
             drop(stdin);
             (copied, waiter.join())
         });
-        let out = out
-            .map_err(|_| anyhow::anyhow!("ssh output thread panicked"))?
-            .context("wait for ssh")?;
-        let out = Output {
-            code: out.status.code(),
-            stdout: out.stdout,
-            stderr: out.stderr,
-        };
+        let out = out.map_err(|_| anyhow::anyhow!("ssh output thread panicked"))?.context("wait for ssh")?;
+        let out = Output { code: out.status.code(), stdout: out.stdout, stderr: out.stderr };
         // A write error (broken pipe) means the remote side went away: report its exit.
         match copied {
             Err(e) if out.success() => Err(e).context("send data over ssh"),
@@ -199,21 +170,12 @@ impl Ssh {
 
 impl Remote for Ssh {
     fn run(&self, script: &str) -> anyhow::Result<Output> {
-        let out = self
-            .command(script)?
-            .stdin(Stdio::null())
-            .output()
-            .context("start ssh (install openssh-client)")?;
-        Ok(Output {
-            code: out.status.code(),
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
+        let out = self.command(script)?.stdin(Stdio::null()).output().context("start ssh (install openssh-client)")?;
+        Ok(Output { code: out.status.code(), stdout: out.stdout, stderr: out.stderr })
     }
 
     fn upload(&self, data: &mut dyn Read, path: &str, mode: u32) -> anyhow::Result<()> {
-        self.feed(&upload_script(path, mode), data)?
-            .check(&format!("upload {path} to {}", self.host))?;
+        self.feed(&upload_script(path, mode), data)?.check(&format!("upload {path} to {}", self.host))?;
         Ok(())
     }
 
@@ -225,18 +187,9 @@ impl Remote for Ssh {
 /// One call the fake saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    Run {
-        script: String,
-    },
-    Upload {
-        path: String,
-        mode: u32,
-        data: Vec<u8>,
-    },
-    Stream {
-        command: String,
-        bytes: u64,
-    },
+    Run { script: String },
+    Upload { path: String, mode: u32, data: Vec<u8> },
+    Stream { command: String, bytes: u64 },
 }
 
 type Responder = Box<dyn Fn(&Call) -> anyhow::Result<Output> + Send + Sync>;
@@ -255,13 +208,8 @@ impl Default for RecordingRemote {
 }
 
 impl RecordingRemote {
-    pub fn new(
-        responder: impl Fn(&Call) -> anyhow::Result<Output> + Send + Sync + 'static,
-    ) -> Self {
-        RecordingRemote {
-            calls: Mutex::new(Vec::new()),
-            responder: Box::new(responder),
-        }
+    pub fn new(responder: impl Fn(&Call) -> anyhow::Result<Output> + Send + Sync + 'static) -> Self {
+        RecordingRemote { calls: Mutex::new(Vec::new()), responder: Box::new(responder) }
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -270,39 +218,26 @@ impl RecordingRemote {
 
     fn record(&self, call: Call) -> anyhow::Result<Output> {
         let out = (self.responder)(&call);
-        self.calls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(call);
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).push(call);
         out
     }
 }
 
 impl Remote for RecordingRemote {
     fn run(&self, script: &str) -> anyhow::Result<Output> {
-        self.record(Call::Run {
-            script: script.into(),
-        })
+        self.record(Call::Run { script: script.into() })
     }
 
     fn upload(&self, data: &mut dyn Read, path: &str, mode: u32) -> anyhow::Result<()> {
         let mut bytes = Vec::new();
         data.read_to_end(&mut bytes)?;
-        self.record(Call::Upload {
-            path: path.into(),
-            mode,
-            data: bytes,
-        })?
-        .check(&format!("upload {path}"))?;
+        self.record(Call::Upload { path: path.into(), mode, data: bytes })?.check(&format!("upload {path}"))?;
         Ok(())
     }
 
     fn stream_stdin(&self, command: &str, input: &mut dyn Read) -> anyhow::Result<Output> {
         let bytes = std::io::copy(input, &mut std::io::sink())?;
-        self.record(Call::Stream {
-            command: command.into(),
-            bytes,
-        })
+        self.record(Call::Stream { command: command.into(), bytes })
     }
 }
 
@@ -326,10 +261,7 @@ mod tests {
         let cat = s.find("cat >").unwrap_or(0);
         assert!(umask < cat, "{s}");
         assert!(s.contains("chmod 600"), "{s}");
-        assert!(
-            s.contains("mv -f \"$tmp\" '/srv/app/.env production'"),
-            "{s}"
-        );
+        assert!(s.contains("mv -f \"$tmp\" '/srv/app/.env production'"), "{s}");
     }
 
     #[test]
@@ -353,15 +285,8 @@ mod tests {
         assert_eq!(
             fake.calls(),
             vec![
-                Call::Upload {
-                    path: "/x/.env".into(),
-                    mode: 0o600,
-                    data: b"canary".to_vec()
-                },
-                Call::Stream {
-                    command: "docker load".into(),
-                    bytes: 10
-                },
+                Call::Upload { path: "/x/.env".into(), mode: 0o600, data: b"canary".to_vec() },
+                Call::Stream { command: "docker load".into(), bytes: 10 },
             ]
         );
         Ok(())
@@ -369,16 +294,8 @@ mod tests {
 
     #[test]
     fn fake_failure_surfaces_as_error_from_upload() {
-        let fake = RecordingRemote::new(|_| {
-            Ok(Output {
-                code: Some(255),
-                ..Output::default()
-            })
-        });
-        let err = fake
-            .upload(&mut &b"x"[..], "/x", 0o600)
-            .err()
-            .map(|e| format!("{e:#}"));
+        let fake = RecordingRemote::new(|_| Ok(Output { code: Some(255), ..Output::default() }));
+        let err = fake.upload(&mut &b"x"[..], "/x", 0o600).err().map(|e| format!("{e:#}"));
         assert!(err.is_some_and(|e| e.contains("ssh connection failed")));
     }
 }

@@ -71,12 +71,7 @@ impl Layout {
     fn nsenter_args(&self) -> Vec<OsString> {
         let mut mount = OsString::from("--mount=");
         mount.push(self.mount_handle());
-        vec![
-            "nsenter".into(),
-            format!("--net=/run/netns/{NETNS}").into(),
-            mount,
-            "--".into(),
-        ]
+        vec!["nsenter".into(), format!("--net=/run/netns/{NETNS}").into(), mount, "--".into()]
     }
 }
 
@@ -99,20 +94,14 @@ struct State {
 
 impl State {
     fn record(&mut self, kind: &str, value: &str) -> anyhow::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
         writeln!(f, "{kind}={value}").context("record sandbox state")
     }
     fn read(path: &Path) -> Vec<(String, String)> {
         std::fs::read_to_string(path)
             .unwrap_or_default()
             .lines()
-            .filter_map(|l| {
-                l.split_once('=')
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-            })
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
             .collect()
     }
 }
@@ -131,9 +120,7 @@ impl Sandbox {
     }
 
     pub fn ensure_in(root: &Path) -> anyhow::Result<Sandbox> {
-        let sandbox = Sandbox {
-            layout: Layout::new(root),
-        };
+        let sandbox = Sandbox { layout: Layout::new(root) };
         if sandbox.is_up() {
             return Ok(sandbox);
         }
@@ -164,13 +151,8 @@ impl Sandbox {
             need.push("docker-compose");
         }
         provision::apt_install(&need, "the sandbox VPS")?;
-        eprintln!(
-            "infra: starting the sandbox VPS ({VPS_IP}, state in {})",
-            l.dir.display()
-        );
-        let mut state = State {
-            path: l.state_file(),
-        };
+        eprintln!("infra: starting the sandbox VPS ({VPS_IP}, state in {})", l.dir.display());
+        let mut state = State { path: l.state_file() };
         setup::network(&mut state).context("create the sandbox network")?;
         setup::mount_namespace(l, &mut state).context("create the sandbox mount namespace")?;
         let pid = l.engine.start().context("start the sandbox dockerd")?;
@@ -178,10 +160,7 @@ impl Sandbox {
         setup::ssh_files(l)?;
         setup::start_sshd(l, &mut state)?;
         self.wait_for_login()?;
-        eprintln!(
-            "infra: sandbox VPS up: ssh -F {} vps",
-            l.ssh_config().display()
-        );
+        eprintln!("infra: sandbox VPS up: ssh -F {} vps", l.ssh_config().display());
         Ok(())
     }
 
@@ -193,10 +172,7 @@ impl Sandbox {
                 return Ok(());
             }
             if start.elapsed() > Duration::from_secs(15) {
-                bail!(
-                    "cannot log in to the sandbox: {}",
-                    provision::tail(&out.stderr, 4)
-                );
+                bail!("cannot log in to the sandbox: {}", provision::tail(&out.stderr, 4));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -221,10 +197,7 @@ impl Sandbox {
 
     /// Stop the sandbox of `root` if one was started there (no-op otherwise).
     pub fn stop_in(root: &Path) -> anyhow::Result<()> {
-        Sandbox {
-            layout: Layout::new(root),
-        }
-        .stop()
+        Sandbox { layout: Layout::new(root) }.stop()
     }
 
     /// Tear down exactly what the recorded start created, in reverse dependency order.
@@ -260,10 +233,7 @@ impl Sandbox {
     }
     /// The [`Ssh`] remote for this sandbox (host alias `vps` in [`Sandbox::ssh_config`]).
     pub fn ssh(&self) -> Ssh {
-        Ssh {
-            config: Some(self.ssh_config()),
-            ..Ssh::new("vps")
-        }
+        Ssh { config: Some(self.ssh_config()), ..Ssh::new("vps") }
     }
     /// `ssh -F <config> vps ARGS...` as a ready command.
     pub fn ssh_command(&self, args: &[&str]) -> std::process::Command {
@@ -314,33 +284,19 @@ mod tests {
     #[test]
     fn layout_keeps_everything_under_target_sandbox() {
         let l = Layout::at(PathBuf::from("/w/target/sandbox"));
-        assert_eq!(
-            l.engine.socket(),
-            Path::new("/w/target/sandbox/docker/docker.sock")
-        );
+        assert_eq!(l.engine.socket(), Path::new("/w/target/sandbox/docker/docker.sock"));
         assert_eq!(l.ssh_config(), Path::new("/w/target/sandbox/ssh_config"));
         assert_eq!(l.nsenter_args()[0], "nsenter");
-        assert_eq!(
-            l.engine
-                .prefix
-                .last()
-                .map(|s| s.to_string_lossy().into_owned()),
-            Some("--".into())
-        );
+        assert_eq!(l.engine.prefix.last().map(|s| s.to_string_lossy().into_owned()), Some("--".into()));
     }
 
     #[test]
     fn state_lines_round_trip() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let mut s = State {
-            path: dir.path().join("state"),
-        };
+        let mut s = State { path: dir.path().join("state") };
         s.record("netns", "x")?;
         s.record("sshd", "42")?;
-        assert_eq!(
-            State::read(&s.path),
-            vec![("netns".into(), "x".into()), ("sshd".into(), "42".into())]
-        );
+        assert_eq!(State::read(&s.path), vec![("netns".into(), "x".into()), ("sshd".into(), "42".into())]);
         Ok(())
     }
 }

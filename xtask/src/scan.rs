@@ -95,7 +95,11 @@ impl Args {
 fn collect_known(g: &Global, root: &Path, env_flag: Option<PathBuf>) -> anyhow::Result<Vec<KnownValue>> {
     let schema_path = g.schema_path();
     let schema = if schema_path.is_file() {
-        Some(Schema::load(&schema_path).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("read schema {}", schema_path.display()))?)
+        Some(
+            Schema::load(&schema_path)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("read schema {}", schema_path.display()))?,
+        )
     } else {
         None
     };
@@ -105,10 +109,11 @@ fn collect_known(g: &Global, root: &Path, env_flag: Option<PathBuf>) -> anyhow::
         match &schema {
             Some(s) => known.extend(known_values(s, &env)),
             // Without a schema nothing is known to be public: every value counts.
-            None => known.extend(env.iter().filter(|v| !v.value.is_empty()).map(|v| KnownValue {
-                variable: v.name.clone(),
-                value: v.value.expose().as_bytes().to_vec(),
-            })),
+            None => known.extend(
+                env.iter()
+                    .filter(|v| !v.value.is_empty())
+                    .map(|v| KnownValue { variable: v.name.clone(), value: v.value.expose().as_bytes().to_vec() }),
+            ),
         }
     }
     known.extend(secret_files(root, schema.as_ref())?);
@@ -142,7 +147,9 @@ fn secret_files(root: &Path, schema: Option<&Schema>) -> anyhow::Result<Vec<Know
 pub fn run_scan(scanner: &Scanner, target: &Target) -> anyhow::Result<Report> {
     match target {
         Target::Path(p) => leakscan::scan_path(scanner, p).with_context(|| format!("scan {}", p.display())),
-        Target::Git(p) => leakscan::scan_git(scanner, p).with_context(|| format!("scan the git history of {}", p.display())),
+        Target::Git(p) => {
+            leakscan::scan_git(scanner, p).with_context(|| format!("scan the git history of {}", p.display()))
+        }
         Target::Image(name) => {
             let engine = BollardEngine::from_env()?;
             engine.inspect(name)?.with_context(|| format!("no local image {name} (list them with `docker images`)"))?;
@@ -164,7 +171,8 @@ impl Progress {
     fn new(enabled: bool) -> Progress {
         let bar = enabled.then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-            if let Ok(style) = ProgressStyle::with_template("{spinner} scanning: {bytes} ({bytes_per_sec}, {elapsed})") {
+            if let Ok(style) = ProgressStyle::with_template("{spinner} scanning: {bytes} ({bytes_per_sec}, {elapsed})")
+            {
                 bar.set_style(style);
             }
             bar
@@ -200,7 +208,10 @@ fn print(target: &str, report: &Report, weak: &[String], format: Format) -> anyh
         Format::Sarif => output::print_json(&sarif(report)),
         Format::Human => {
             for w in weak {
-                eprintln!("note: {w} is shorter than {} bytes: too weak to protect by scanning (lengthen it)", leakscan::MIN_VALUE_LEN);
+                eprintln!(
+                    "note: {w} is shorter than {} bytes: too weak to protect by scanning (lengthen it)",
+                    leakscan::MIN_VALUE_LEN
+                );
             }
             for f in &report.findings {
                 println!("{}", finding_line(f));
@@ -225,7 +236,10 @@ fn print(target: &str, report: &Report, weak: &[String], format: Format) -> anyh
 pub fn sarif(report: &Report) -> serde_json::Value {
     let mut rule_ids: Vec<&str> = vec!["known-value", "unscanned"];
     rule_ids.extend(leakscan::RULE_IDS);
-    let rules: Vec<_> = rule_ids.iter().map(|id| serde_json::json!({ "id": id, "shortDescription": { "text": rule_text(id) } })).collect();
+    let rules: Vec<_> = rule_ids
+        .iter()
+        .map(|id| serde_json::json!({ "id": id, "shortDescription": { "text": rule_text(id) } }))
+        .collect();
     let results: Vec<_> = report
         .findings
         .iter()

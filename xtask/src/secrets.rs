@@ -61,11 +61,7 @@ impl EnvTarget {
     pub fn resolve(&self, g: &Global) -> anyhow::Result<(Schema, Target)> {
         let schema = load_schema(g)?;
         if !schema.meta.environments.contains(&self.env) {
-            bail!(
-                "unknown environment {:?}: the schema declares {}",
-                self.env,
-                schema.meta.environments.join(", ")
-            );
+            bail!("unknown environment {:?}: the schema declares {}", self.env, schema.meta.environments.join(", "));
         }
         let mut target = Target::new(g, &self.env, self.env_file.clone());
         target.layered = self.layered;
@@ -208,7 +204,9 @@ fn print_gen(plan: &complete::GenPlan, target: &Target) {
             Config { from } if from.starts_with("--") => ("set".into(), format!("from {from}")),
             Config { from } => ("set".into(), format!("schema {from} value")),
             Throwaway => ("THROWAWAY".into(), "demo only: replace before a real deploy".into()),
-            NeedsValue { provided_by } if provided_by.starts_with("pass ") => ("needs a value".into(), provided_by.clone()),
+            NeedsValue { provided_by } if provided_by.starts_with("pass ") => {
+                ("needs a value".into(), provided_by.clone())
+            }
             NeedsValue { provided_by } => ("needs a value".into(), format!("from {provided_by}")),
             Optional => ("left out".into(), "optional".into()),
             InConfig => ("in config/".into(), "config/common.env, config/<env>.env".into()),
@@ -254,7 +252,9 @@ impl RotateArgs {
                     println!("  invalidates: {inv}");
                 }
             }
-            println!("next: redeploy (and rebuild the image if a public VITE_ key changed), then revoke the old value wherever it was registered");
+            println!(
+                "next: redeploy (and rebuild the image if a public VITE_ key changed), then revoke the old value wherever it was registered"
+            );
         }
         Ok(Status::Ok)
     }

@@ -30,21 +30,13 @@ struct Need {
 }
 
 const NEEDS: &[Need] = &[
-    Need {
-        package: "docker.io",
-        why: "the Docker engine",
-        present: || provision::find_program("dockerd").is_some(),
-    },
+    Need { package: "docker.io", why: "the Docker engine", present: || provision::find_program("dockerd").is_some() },
     Need {
         package: "docker-compose",
         why: "Compose v1 on the sandbox VPS",
         present: || Path::new("/usr/bin/docker-compose").exists(),
     },
-    Need {
-        package: "openssh-server",
-        why: "the sandbox VPS's sshd",
-        present: || Path::new("/usr/sbin/sshd").exists(),
-    },
+    Need { package: "openssh-server", why: "the sandbox VPS's sshd", present: || Path::new("/usr/sbin/sshd").exists() },
     Need {
         package: "docker-registry",
         why: "the registry the deploy-through-a-registry test pushes to",
@@ -69,19 +61,14 @@ impl Args {
             return teardown(&root);
         }
         phase(1, "system packages");
-        let missing: Vec<&str> = NEEDS
-            .iter()
-            .filter(|n| !(n.present)())
-            .map(|n| n.package)
-            .collect();
+        let missing: Vec<&str> = NEEDS.iter().filter(|n| !(n.present)()).map(|n| n.package).collect();
         if missing.is_empty() {
             eprintln!("  all present");
         } else {
             for n in NEEDS.iter().filter(|n| missing.contains(&n.package)) {
                 eprintln!("  missing {} ({})", n.package, n.why);
             }
-            provision::apt_install(&missing, "the test suite")
-                .context("install the test suite's packages")?;
+            provision::apt_install(&missing, "the test suite").context("install the test suite's packages")?;
         }
 
         phase(2, "frontend packages");
@@ -91,9 +78,7 @@ impl Args {
         if web.join("package-lock.json").exists() && !web.join("node_modules").exists() {
             eprintln!("  npm ci in web/");
             let _dir = sh.push_dir(&web);
-            cmd!(sh, "npm ci --no-audit --no-fund")
-                .run()
-                .context("npm ci in web/")?;
+            cmd!(sh, "npm ci --no-audit --no-fund").run().context("npm ci in web/")?;
         } else {
             eprintln!("  nothing to do");
         }
@@ -101,21 +86,11 @@ impl Args {
         phase(3, "Docker engine");
         let engine = Engine::ensure_in(&root).context("start the test Docker engine")?;
         let id = engine.ensure_base_image(BASE_IMAGE)?;
-        eprintln!(
-            "  {} ({}), base image {BASE_IMAGE} {}",
-            engine.docker_host(),
-            kind(&engine),
-            short(&id)
-        );
+        eprintln!("  {} ({}), base image {BASE_IMAGE} {}", engine.docker_host(), kind(&engine), short(&id));
 
         phase(4, "sandbox VPS");
         let sandbox = crate::sandbox::Sandbox::ensure_in(&root).context("start the sandbox VPS")?;
-        eprintln!(
-            "  ssh -F {} vps ({}:{})",
-            sandbox.ssh_config().display(),
-            sandbox.host(),
-            sandbox.port()
-        );
+        eprintln!("  ssh -F {} vps ({}:{})", sandbox.ssh_config().display(), sandbox.host(), sandbox.port());
 
         if self.provision_only {
             eprintln!(
@@ -131,22 +106,12 @@ impl Args {
         phase(5, "cargo test --workspace");
         let extra = &self.cargo_args;
         let host = engine.docker_host();
-        let ok = cmd!(
-            sh,
-            "cargo test --workspace --locked --no-fail-fast {extra...}"
-        )
-        .env(engine::DOCKER_HOST_VAR, &host)
-        .env(crate::sandbox::SANDBOX_DIR_VAR, sandbox.dir())
-        .run()
-        .is_ok();
-        eprintln!(
-            "test: {}",
-            if ok {
-                "all tests passed"
-            } else {
-                "TESTS FAILED (see above)"
-            }
-        );
+        let ok = cmd!(sh, "cargo test --workspace --locked --no-fail-fast {extra...}")
+            .env(engine::DOCKER_HOST_VAR, &host)
+            .env(crate::sandbox::SANDBOX_DIR_VAR, sandbox.dir())
+            .run()
+            .is_ok();
+        eprintln!("test: {}", if ok { "all tests passed" } else { "TESTS FAILED (see above)" });
         Ok(Status::failed_if(!ok))
     }
 }
@@ -156,14 +121,7 @@ fn teardown(root: &Path) -> anyhow::Result<Status> {
     crate::sandbox::Sandbox::stop_in(root)?;
     phase(2, "stop the private Docker engine");
     let stopped = Engine::stop_private(root)?;
-    eprintln!(
-        "  {}",
-        if stopped {
-            "stopped"
-        } else {
-            "was not running"
-        }
-    );
+    eprintln!("  {}", if stopped { "stopped" } else { "was not running" });
     Ok(Status::Ok)
 }
 
@@ -172,11 +130,7 @@ fn phase(n: u32, what: &str) {
 }
 
 fn kind(engine: &Engine) -> &'static str {
-    if engine.is_private() {
-        "private engine"
-    } else {
-        "from XTASK_DOCKER_HOST"
-    }
+    if engine.is_private() { "private engine" } else { "from XTASK_DOCKER_HOST" }
 }
 
 fn short(id: &str) -> &str {
@@ -196,10 +150,6 @@ mod tests {
 
     #[test]
     fn every_need_names_a_package_and_a_reason() {
-        assert!(
-            NEEDS
-                .iter()
-                .all(|n| !n.package.is_empty() && !n.why.is_empty())
-        );
+        assert!(NEEDS.iter().all(|n| !n.package.is_empty() && !n.why.is_empty()));
     }
 }

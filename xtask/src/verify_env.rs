@@ -58,7 +58,8 @@ impl Args {
     /// Gather the facts, run every rule, and count by severity.
     pub fn check(&self, g: &Global) -> anyhow::Result<Report> {
         let root = g.root();
-        let schema = Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
+        let schema =
+            Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
         if !schema.meta.environments.contains(&self.environment) {
             bail!(
                 "unknown environment {:?}; the schema declares {}",
@@ -93,10 +94,7 @@ impl Args {
 fn facts(root: &Path, path: &Path, schema: &Schema) -> anyhow::Result<Facts> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).ok();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let secret_files: BTreeSet<String> = schema
         .vars
         .iter()
@@ -131,7 +129,12 @@ fn print_human(report: &Report, colour: bool) {
                 Some(l) => format!("{}:{l}", s.file),
                 None => s.file.clone(),
             };
-            println!("  {} {} {}", paint(col, &format!("{}[{}]", severity.as_str(), f.code)), paint("2", &place), f.message);
+            println!(
+                "  {} {} {}",
+                paint(col, &format!("{}[{}]", severity.as_str(), f.code)),
+                paint("2", &place),
+                f.message
+            );
             if let Some(h) = &f.hint {
                 println!("      {} {h}", paint("32", "fix:"));
             }
@@ -141,6 +144,9 @@ fn print_human(report: &Report, colour: bool) {
     if report.findings.is_empty() {
         println!("{} {} passes every check for {}", paint("1;32", "ok:"), s.file, s.environment);
     } else {
-        println!("{}: {} error(s), {} warning(s), {} note(s) for {}", s.file, s.errors, s.warnings, s.info, s.environment);
+        println!(
+            "{}: {} error(s), {} warning(s), {} note(s) for {}",
+            s.file, s.errors, s.warnings, s.info, s.environment
+        );
     }
 }

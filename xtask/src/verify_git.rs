@@ -98,7 +98,10 @@ impl Args {
                 println!("✔ real env and secret files are ignored and untracked");
                 println!("  no secret values known yet (no env file or secrets/*.txt), so history was not searched");
             } else if findings.is_empty() {
-                println!("✔ real env and secret files are ignored and untracked; none of {} known secret values is in git history", known.len());
+                println!(
+                    "✔ real env and secret files are ignored and untracked; none of {} known secret values is in git history",
+                    known.len()
+                );
             } else {
                 println!("\n{REMEDIATION}");
             }
@@ -110,8 +113,7 @@ impl Args {
 /// Secret values the project has now, by variable: every environment's env file and
 /// secret files, plus extra env files. Values under 8 characters are too common to search.
 pub fn known_values(g: &Global, schema: &Schema, extra: &[PathBuf]) -> anyhow::Result<Vec<(String, Secret)>> {
-    let mut targets: Vec<Target> =
-        schema.meta.environments.iter().map(|e| Target::new(g, e, None)).collect();
+    let mut targets: Vec<Target> = schema.meta.environments.iter().map(|e| Target::new(g, e, None)).collect();
     for f in extra {
         targets.push(Target::new(g, "production", Some(f.clone())));
     }
@@ -159,24 +161,24 @@ pub fn hygiene(root: &Path, schema: &Schema) -> anyhow::Result<Vec<GitFinding>> 
         .filter(|p| !p.is_empty() && is_real_secret_file(p))
         .map(|path| GitFinding { problem: Problem::Tracked, path, commit: None, variable: None, masked: None })
         .collect();
-    let mut expected: Vec<String> = schema
-        .meta
-        .environments
-        .iter()
-        .map(|e| default_env_file(Path::new(""), e).display().to_string())
-        .collect();
+    let mut expected: Vec<String> =
+        schema.meta.environments.iter().map(|e| default_env_file(Path::new(""), e).display().to_string()).collect();
     for v in &schema.vars {
         if v.plane.is_secret() {
             expected.push(format!("secrets/{}.txt", v.secret_file_name()));
         }
     }
     for path in expected {
-        let ignored = git(root)
-            .args(["check-ignore", "-q", "--no-index", &path])
-            .status()
-            .context("check git-ignore rules")?;
+        let ignored =
+            git(root).args(["check-ignore", "-q", "--no-index", &path]).status().context("check git-ignore rules")?;
         if ignored.code() == Some(1) {
-            findings.push(GitFinding { problem: Problem::NotIgnored, path, commit: None, variable: None, masked: None });
+            findings.push(GitFinding {
+                problem: Problem::NotIgnored,
+                path,
+                commit: None,
+                variable: None,
+                masked: None,
+            });
         }
     }
     Ok(findings)
@@ -206,13 +208,12 @@ pub fn history(root: &Path, known: &[(String, Secret)]) -> anyhow::Result<Vec<Gi
             problem: Problem::InHistory,
             path: path.clone(),
             commit: Some(commit.clone()),
-            masked: known
-                .iter()
-                .find(|(n, _)| Some(n) == f.variable.as_ref())
-                .map(|(_, v)| match f.encoding.as_deref() {
+            masked: known.iter().find(|(n, _)| Some(n) == f.variable.as_ref()).map(|(_, v)| {
+                match f.encoding.as_deref() {
                     Some("raw") | None => v.masked(),
                     Some(enc) => format!("{} ({enc})", v.masked()),
-                }),
+                }
+            }),
             variable: f.variable.clone(),
         });
     }
@@ -228,7 +229,9 @@ mod tests {
         for real in [".env", ".env.production", "app/.env.local", "secrets/jwt_secret.txt"] {
             assert!(is_real_secret_file(real), "{real}");
         }
-        for fine in [".env.production.example", "secrets/x.txt.example", "secrets/.gitkeep", "config/common.env", "src/env.rs"] {
+        for fine in
+            [".env.production.example", "secrets/x.txt.example", "secrets/.gitkeep", "config/common.env", "src/env.rs"]
+        {
             assert!(!is_real_secret_file(fine), "{fine}");
         }
     }

@@ -54,7 +54,9 @@ pub fn known_values(schema: &Schema, env: &Env) -> Vec<KnownValue> {
 
 /// Load the env file (as Compose reads it, no interpolation from our own environment).
 pub fn load_env(path: &Path) -> anyhow::Result<Env> {
-    Env::load(path, &|_| None).map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("read env file {}", path.display()))
+    Env::load(path, &|_| None)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("read env file {}", path.display()))
 }
 
 /// The scanner every image and dist check uses: known values, pattern rules and the project's
@@ -69,11 +71,11 @@ pub fn scanner(root: &Path, known: Vec<KnownValue>) -> anyhow::Result<Scanner> {
 /// Export `image` from the engine and scan the stream: every layer (with files deleted in a
 /// later layer), the config (env, labels) and the history.
 pub fn verify_image(engine: &dyn ImageEngine, image: &str, scanner: &Scanner) -> anyhow::Result<ImageVerdict> {
-    let info = engine
-        .inspect(image)?
-        .with_context(|| format!("no local image {image} (list them with `docker images`)"))?;
+    let info =
+        engine.inspect(image)?.with_context(|| format!("no local image {image} (list them with `docker images`)"))?;
     let mut stream = engine.export(image).with_context(|| format!("export image {image}"))?;
-    let report = leakscan::scan_image_stream(scanner, &mut stream).with_context(|| format!("scan the export of {image}"))?;
+    let report =
+        leakscan::scan_image_stream(scanner, &mut stream).with_context(|| format!("scan the export of {image}"))?;
     Ok(ImageVerdict {
         image: image.to_string(),
         id: info.id,
@@ -103,7 +105,8 @@ pub fn default_env_file(root: &Path, flag: Option<PathBuf>) -> Option<PathBuf> {
 impl Args {
     pub fn run(self, g: &Global) -> anyhow::Result<Status> {
         let root = g.root();
-        let schema = Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
+        let schema =
+            Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
         let env = match default_env_file(&root, self.env_file) {
             Some(path) => load_env(&path)?,
             None => Env::default(),

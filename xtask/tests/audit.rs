@@ -2,8 +2,8 @@
 
 mod secrets_support;
 
-use std::os::unix::fs::PermissionsExt;
 use secrets_support::Fixture;
+use std::os::unix::fs::PermissionsExt;
 
 fn verdicts(f: &Fixture) -> (i32, Vec<(String, String)>) {
     let run = f.xtask(&["audit", "--format", "json"]);
@@ -92,14 +92,16 @@ fn an_image_without_user_fails_the_non_root_check() {
     let f = Fixture::new();
     f.xtask(&["secrets", "gen", "--throwaway"]).expect(0);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["--project-dir"]).arg(f.root())
+        .args(["--project-dir"])
+        .arg(f.root())
         .args(["audit", "--image", "busybox:1.36", "--format", "json"])
         .env("DOCKER_HOST", engine.docker_host())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let check = json["checks"].as_array().unwrap().iter().find(|c| c["item"] == "image runs as non-root").cloned().unwrap();
+    let check =
+        json["checks"].as_array().unwrap().iter().find(|c| c["item"] == "image runs as non-root").cloned().unwrap();
     assert_eq!(check["verdict"], "fail", "{check}");
     assert!(check["why"].as_str().unwrap().contains("USER"));
 }

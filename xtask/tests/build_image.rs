@@ -38,8 +38,14 @@ fn xtask(e: &Engine, project: &Path, args: &[&str], env: &[(&str, &str)]) -> (Op
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
-    for secret in [NPM_CANARY, envfile::sample::JWT_SECRET, envfile::sample::POSTGRES_PASSWORD, envfile::sample::OPENROUTER_API_KEY] {
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    for secret in [
+        NPM_CANARY,
+        envfile::sample::JWT_SECRET,
+        envfile::sample::POSTGRES_PASSWORD,
+        envfile::sample::OPENROUTER_API_KEY,
+    ] {
         assert!(!stdout.contains(secret) && !stderr.contains(secret), "a secret was printed:\n{stdout}\n{stderr}");
     }
     (out.status.code(), stdout, stderr)
@@ -120,7 +126,8 @@ fn reference_app_builds_passes_verify_image_and_answers_health() {
     assert!(out["steps"].as_array().unwrap().iter().any(|s| s["step"] == "image-scan"));
 
     // verify-image on its own agrees.
-    let (code, stdout, _) = xtask(&e, &workspace(), &["verify-image", "--env-file", env_path, tag], &[("NPM_TOKEN", NPM_CANARY)]);
+    let (code, stdout, _) =
+        xtask(&e, &workspace(), &["verify-image", "--env-file", env_path, tag], &[("NPM_TOKEN", NPM_CANARY)]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.contains("clean"), "{stdout}");
 
@@ -164,7 +171,10 @@ fn run_and_get_health(e: &Engine, tag: &str) -> String {
         ..Default::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let id = rt.block_on(docker.create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)).unwrap().id;
+    let id = rt
+        .block_on(docker.create_container(None::<bollard::query_parameters::CreateContainerOptions>, body))
+        .unwrap()
+        .id;
     rt.block_on(docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>)).unwrap();
     let mut response = String::new();
     for _ in 0..50 {
@@ -205,14 +215,22 @@ fn secret_in_a_public_vite_variable_is_refused() {
     let e = engine();
     let project = fixture_project(|_| {});
     // The service-role key where the anon key belongs: it would ship to every browser.
-    let service = envfile::sample::supabase_key("service_role", envfile::sample::JWT_SECRET, envfile::sample::FAR_FUTURE);
+    let service =
+        envfile::sample::supabase_key("service_role", envfile::sample::JWT_SECRET, envfile::sample::FAR_FUTURE);
     let text = envfile::sample::production_env()
         .lines()
-        .map(|l| if l.starts_with("VITE_SUPABASE_ANON_KEY=") { format!("VITE_SUPABASE_ANON_KEY={service}") } else { l.to_string() })
+        .map(|l| {
+            if l.starts_with("VITE_SUPABASE_ANON_KEY=") {
+                format!("VITE_SUPABASE_ANON_KEY={service}")
+            } else {
+                l.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let env_file = write_env(project.path(), &text);
-    let (code, stdout, stderr) = xtask(&e, project.path(), &["build-image", "--env-file", env_file.to_str().unwrap(), "--format", "json"], &[]);
+    let (code, stdout, stderr) =
+        xtask(&e, project.path(), &["build-image", "--env-file", env_file.to_str().unwrap(), "--format", "json"], &[]);
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     assert!(!stdout.contains(&service), "the service-role key was printed");
     let out = json(&stdout);
@@ -231,7 +249,8 @@ fn secret_smuggled_in_a_public_vite_value_is_caught_in_the_bundle() {
         .collect::<Vec<_>>()
         .join("\n");
     let env_file = write_env(project.path(), &text);
-    let (code, stdout, stderr) = xtask(&e, project.path(), &["build-image", "--env-file", env_file.to_str().unwrap()], &[]);
+    let (code, stdout, stderr) =
+        xtask(&e, project.path(), &["build-image", "--env-file", env_file.to_str().unwrap()], &[]);
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("value of OPENROUTER_API_KEY") && stdout.contains("assets/index-"), "{stdout}");
     assert!(stdout.contains("refused at DistScan"), "{stdout}");
@@ -256,13 +275,15 @@ fn secret_through_a_vite_define_is_caught_in_the_bundle() {
         std::fs::write(main, text).unwrap();
     });
     let env_file = write_env(project.path(), &envfile::sample::production_env());
-    let (code, stdout, stderr) = xtask(&e, project.path(), &["build-image", "--env-file", env_file.to_str().unwrap(), "--format", "json"], &[]);
+    let (code, stdout, stderr) =
+        xtask(&e, project.path(), &["build-image", "--env-file", env_file.to_str().unwrap(), "--format", "json"], &[]);
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     let out = json(&stdout);
     assert_eq!(out["refused_at"], "dist-scan", "{out:#}");
     let findings = out["dist_findings"].as_array().unwrap();
     assert!(
-        findings.iter().any(|f| f["variable"] == "OPENROUTER_API_KEY" && f["location"].as_str().is_some_and(|l| l.contains("assets/") && l.ends_with(".js"))),
+        findings.iter().any(|f| f["variable"] == "OPENROUTER_API_KEY"
+            && f["location"].as_str().is_some_and(|l| l.contains("assets/") && l.ends_with(".js"))),
         "{findings:#?}"
     );
 }
@@ -271,10 +292,15 @@ fn secret_through_a_vite_define_is_caught_in_the_bundle() {
 fn env_file_in_vites_env_dir_is_refused() {
     let e = engine();
     let project = fixture_project(|web| {
-        std::fs::write(web.join("env/.env.production"), format!("VITE_X=1\nJWT_SECRET={}\n", envfile::sample::JWT_SECRET)).unwrap();
+        std::fs::write(
+            web.join("env/.env.production"),
+            format!("VITE_X=1\nJWT_SECRET={}\n", envfile::sample::JWT_SECRET),
+        )
+        .unwrap();
     });
     let env_file = write_env(project.path(), &envfile::sample::production_env());
-    let (code, stdout, stderr) = xtask(&e, project.path(), &["build-image", "--env-file", env_file.to_str().unwrap(), "--format", "json"], &[]);
+    let (code, stdout, stderr) =
+        xtask(&e, project.path(), &["build-image", "--env-file", env_file.to_str().unwrap(), "--format", "json"], &[]);
     assert_eq!(code, Some(1), "{stdout}\n{stderr}");
     let out = json(&stdout);
     assert_eq!(out["refused_at"], "frontend");

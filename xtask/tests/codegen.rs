@@ -10,7 +10,11 @@ fn xtask(args: &[&str], project: Option<&Path>) -> (i32, String, String) {
         cmd.arg("--project-dir").arg(p);
     }
     let out = cmd.args(args).env_remove("XTASK_PROJECT_DIR").output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]

@@ -20,7 +20,8 @@ fn xtask(args: &[&str]) -> anyhow::Result<Output> {
 
 /// Secret-plane values of the demo's env file, plus the secret files it recorded: the canaries.
 fn canaries(root: &Path) -> anyhow::Result<Vec<String>> {
-    let mut out = secret_env_values(root, &root.join("target/demo/env/.env.production")).context("the demo's env file")?;
+    let mut out =
+        secret_env_values(root, &root.join("target/demo/env/.env.production")).context("the demo's env file")?;
     for file in recorded_files(root) {
         out.push(std::fs::read_to_string(&file)?.trim().to_string());
     }
@@ -67,7 +68,8 @@ fn demo_deploys_shows_the_servers_answer_in_chromium_and_stop_removes_it() -> an
     let docker = engine.client()?;
     block_on(async { Ok(docker.inspect_image(BASE_IMAGE).await?) }).context("the demo made the base image again")?;
     // stdout is the demo's report alone, whatever its steps printed.
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| format!("json report:\n{all}"))?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).with_context(|| format!("json report:\n{all}"))?;
     assert_eq!(report["url"], format!("http://{VPS_IP}:8080"));
     assert!(report["health"].as_str().unwrap_or("").contains("ok"), "{report}");
     assert_eq!(report["page_status"], "role: anon ✓", "the page shows what the server verified");

@@ -30,7 +30,10 @@ fn first_deploy_redeploy_same_image_and_manual_rollback() -> anyhow::Result<()> 
     assert_eq!(f.ssh(&format!("stat -c %a {rdir}/secrets"))?, "700");
     let compose = f.ssh(&format!("cat {rdir}/docker-compose.yml {rdir}/.env"))?;
     f.assert_clean(&compose);
-    assert!(f.ssh(&format!("cat {rdir}/.env.production"))?.contains(&f.jwt_secret()), "the env file carries the secret");
+    assert!(
+        f.ssh(&format!("cat {rdir}/.env.production"))?.contains(&f.jwt_secret()),
+        "the env file carries the secret"
+    );
     assert_eq!(f.ssh(&format!("readlink {}/current", f.app_dir))?, format!("releases/{release}"));
     // The app container sees the file secret and runs as the non-root user.
     let cid = f.ssh("docker ps -q --filter label=com.docker.compose.project=tflow")?;
@@ -154,7 +157,10 @@ impl Registry {
     fn start() -> anyhow::Result<Registry> {
         use anyhow::Context;
         let bin = std::path::Path::new("/usr/bin/docker-registry");
-        anyhow::ensure!(bin.exists(), "no /usr/bin/docker-registry: `cargo xtask test` installs it (apt-get install -y docker-registry)");
+        anyhow::ensure!(
+            bin.exists(),
+            "no /usr/bin/docker-registry: `cargo xtask test` installs it (apt-get install -y docker-registry)"
+        );
         let dir = tempfile::tempdir()?;
         let config = dir.path().join("config.yml");
         std::fs::write(

@@ -5,8 +5,7 @@
 use anyhow::Context;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    WaitContainerOptions,
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptions,
 };
 use futures_util::StreamExt;
 use xtask::engine::{Engine, block_on};
@@ -18,9 +17,7 @@ fn engine_answers_and_reports_its_version() -> anyhow::Result<()> {
     let engine = Engine::ensure()?;
     assert!(engine.docker_host().starts_with("unix://"));
     let version = block_on(async { Ok(engine.client()?.version().await?) })?;
-    let api = version
-        .api_version
-        .context("engine reports no API version")?;
+    let api = version.api_version.context("engine reports no API version")?;
     assert!(!api.is_empty());
     Ok(())
 }
@@ -51,31 +48,17 @@ fn run(engine: &Engine, cmd: &[&str]) -> anyhow::Result<String> {
     let docker = engine.client()?;
     let cmd: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
     block_on(async move {
-        let body = ContainerCreateBody {
-            image: Some(BASE.into()),
-            cmd: Some(cmd),
-            ..Default::default()
-        };
-        let created = docker
-            .create_container(Some(CreateContainerOptionsBuilder::new().build()), body)
-            .await?;
+        let body = ContainerCreateBody { image: Some(BASE.into()), cmd: Some(cmd), ..Default::default() };
+        let created = docker.create_container(Some(CreateContainerOptionsBuilder::new().build()), body).await?;
         let id = created.id;
         let result = async {
-            docker
-                .start_container(
-                    &id,
-                    None::<bollard::query_parameters::StartContainerOptions>,
-                )
-                .await?;
+            docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await?;
             let mut wait = docker.wait_container(&id, None::<WaitContainerOptions>);
             while let Some(w) = wait.next().await {
                 let w = w.context("wait for the container")?;
                 anyhow::ensure!(w.status_code == 0, "container exited {}", w.status_code);
             }
-            let mut logs = docker.logs(
-                &id,
-                Some(LogsOptionsBuilder::new().stdout(true).stderr(true).build()),
-            );
+            let mut logs = docker.logs(&id, Some(LogsOptionsBuilder::new().stdout(true).stderr(true).build()));
             let mut out = String::new();
             while let Some(chunk) = logs.next().await {
                 out.push_str(&chunk?.to_string());
@@ -83,12 +66,7 @@ fn run(engine: &Engine, cmd: &[&str]) -> anyhow::Result<String> {
             Ok(out)
         }
         .await;
-        docker
-            .remove_container(
-                &id,
-                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-            )
-            .await?;
+        docker.remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build())).await?;
         result
     })
 }

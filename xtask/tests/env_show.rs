@@ -27,7 +27,11 @@ fn show(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, Strin
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 const CANARY: &str = "canary-Wq8dZ1xL0pV7sK3nB5mT";

@@ -23,10 +23,7 @@ fn ssh_reaches_a_different_engine_than_the_host() -> anyhow::Result<()> {
     let host_root = block_on(async { Ok(engine.client()?.info().await?.docker_root_dir) })?
         .context("host engine has no root dir")?;
     let vps_root = ssh_out(&sandbox, "docker info --format '{{.DockerRootDir}}'")?;
-    assert!(
-        vps_root.ends_with("target/sandbox/docker/data"),
-        "VPS engine root: {vps_root}"
-    );
+    assert!(vps_root.ends_with("target/sandbox/docker/data"), "VPS engine root: {vps_root}");
     assert_ne!(vps_root, host_root, "the VPS must run its own engine");
     let docker_host = ssh_out(&sandbox, "echo $DOCKER_HOST")?;
     assert_eq!(docker_host, sandbox.docker_host());
@@ -49,11 +46,7 @@ fn ssh_config_snippet_works_with_plain_ssh() -> anyhow::Result<()> {
     let sandbox = Sandbox::ensure()?;
     let _lease = sandbox.lease()?;
     let out = sandbox.ssh_command(&["hostname"]).output()?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(sandbox.ssh_config())?;
     assert!(text.contains("Host vps"));
     Ok(())
@@ -69,10 +62,7 @@ fn cut_network_breaks_ssh_and_restore_brings_it_back() -> anyhow::Result<()> {
     let during = ssh.run("true");
     sandbox.restore_network()?;
     let during = during?;
-    assert!(
-        during.ssh_failed(),
-        "ssh must fail while the network is cut: {during:?}"
-    );
+    assert!(during.ssh_failed(), "ssh must fail while the network is cut: {during:?}");
     ssh.run_ok("true", "ssh after restoring the network")?;
     Ok(())
 }
@@ -82,13 +72,9 @@ fn stop_removes_what_it_created_and_ensure_starts_it_again() -> anyhow::Result<(
     let sandbox = Sandbox::ensure()?;
     let _lease = sandbox.lease_exclusive()?;
     sandbox.stop()?;
-    let netns = std::process::Command::new("ip")
-        .args(["netns", "list"])
-        .output()?;
+    let netns = std::process::Command::new("ip").args(["netns", "list"]).output()?;
     assert!(!String::from_utf8_lossy(&netns.stdout).contains(xtask::sandbox::NETNS));
-    let link = std::process::Command::new("ip")
-        .args(["link", "show", xtask::sandbox::VETH_HOST])
-        .output()?;
+    let link = std::process::Command::new("ip").args(["link", "show", xtask::sandbox::VETH_HOST]).output()?;
     assert!(!link.status.success(), "veth still there after stop");
     assert!(sandbox.ssh().run("true")?.ssh_failed());
     let again = Sandbox::ensure()?;
@@ -124,47 +110,22 @@ fn compose_project_with_env_file_and_secret_file_comes_up() -> anyhow::Result<()
     sandbox.ensure_base_image("busybox:1.36")?;
     let ssh = sandbox.ssh();
     let canary = "canary-sandbox-4f9d2c7e1b";
-    ssh.run_ok(
-        "rm -rf ~/xtask-smoke && mkdir -p ~/xtask-smoke/secrets && chmod 700 ~/xtask-smoke/secrets",
-        "mkdir",
-    )?;
-    ssh.upload(
-        &mut COMPOSE.as_bytes(),
-        "xtask-smoke/docker-compose.yml",
-        0o644,
-    )?;
-    ssh.upload(
-        &mut &b"APP_GREETING=hello-from-env-file\n"[..],
-        "xtask-smoke/.env.production",
-        0o600,
-    )?;
-    ssh.upload(
-        &mut canary.as_bytes(),
-        "xtask-smoke/secrets/db_password.txt",
-        0o644,
-    )?;
-    assert_eq!(
-        ssh_out(&sandbox, "stat -c %a xtask-smoke/.env.production")?,
-        "600"
-    );
+    ssh.run_ok("rm -rf ~/xtask-smoke && mkdir -p ~/xtask-smoke/secrets && chmod 700 ~/xtask-smoke/secrets", "mkdir")?;
+    ssh.upload(&mut COMPOSE.as_bytes(), "xtask-smoke/docker-compose.yml", 0o644)?;
+    ssh.upload(&mut &b"APP_GREETING=hello-from-env-file\n"[..], "xtask-smoke/.env.production", 0o600)?;
+    ssh.upload(&mut canary.as_bytes(), "xtask-smoke/secrets/db_password.txt", 0o644)?;
+    assert_eq!(ssh_out(&sandbox, "stat -c %a xtask-smoke/.env.production")?, "600");
 
     let up = ssh.run("cd ~/xtask-smoke && docker-compose -p xtasksmoke up -d 2>&1")?;
     let result = (|| -> anyhow::Result<()> {
         up.check("docker-compose up")?;
-        let secret = ssh_out(
-            &sandbox,
-            "docker exec xtasksmoke_web_1 cat /run/secrets/db_password",
-        )?;
+        let secret = ssh_out(&sandbox, "docker exec xtasksmoke_web_1 cat /run/secrets/db_password")?;
         assert_eq!(secret, canary);
         let body = http_get_retry(&sandbox.app_url(18091))?;
-        assert!(
-            body.contains("greeting=hello-from-env-file"),
-            "page: {body}"
-        );
+        assert!(body.contains("greeting=hello-from-env-file"), "page: {body}");
         Ok(())
     })();
-    ssh.run("cd ~/xtask-smoke && docker-compose -p xtasksmoke down -t 1 2>&1")?
-        .check("docker-compose down")?;
+    ssh.run("cd ~/xtask-smoke && docker-compose -p xtasksmoke down -t 1 2>&1")?.check("docker-compose down")?;
     result
 }
 

@@ -15,7 +15,11 @@ fn project() -> tempfile::TempDir {
     std::fs::create_dir_all(root.join("deploy")).unwrap();
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/env.schema.toml");
     std::fs::copy(schema, root.join("deploy/env.schema.toml")).unwrap();
-    std::fs::write(root.join(".env.production"), format!("POSTGRES_PASSWORD={CANARY}\nVITE_SUPABASE_URL={PUBLIC_URL}\nNODE_ENV=production\n")).unwrap();
+    std::fs::write(
+        root.join(".env.production"),
+        format!("POSTGRES_PASSWORD={CANARY}\nVITE_SUPABASE_URL={PUBLIC_URL}\nNODE_ENV=production\n"),
+    )
+    .unwrap();
     std::fs::create_dir_all(root.join("secrets")).unwrap();
     std::fs::write(root.join("secrets/jwt_secret.txt"), format!("{FILE_CANARY}\n")).unwrap();
     dir
@@ -82,7 +86,13 @@ fn tarball_and_git_targets_and_human_output() {
     let repo = p.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     let git = |args: &[&str]| {
-        let ok = Command::new("git").arg("-C").arg(&repo).args(["-c", "user.name=t", "-c", "user.email=t@t"]).args(args).output().unwrap();
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .output()
+            .unwrap();
         assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     };
     git(&["init", "-q"]);
@@ -99,7 +109,8 @@ fn tarball_and_git_targets_and_human_output() {
 
     // A tarball holding a gzip-compressed copy of the secret file.
     let tar_path = p.path().join("bundle.tar");
-    let status = Command::new("tar").arg("-C").arg(p.path()).arg("-czf").arg(&tar_path).arg("secrets").status().unwrap();
+    let status =
+        Command::new("tar").arg("-C").arg(p.path()).arg("-czf").arg(&tar_path).arg("secrets").status().unwrap();
     assert!(status.success());
     let out = scan(p.path(), &[tar_path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));

@@ -16,7 +16,14 @@ fn gen_creates_a_complete_file_with_private_modes_then_a_second_run_changes_noth
     assert_eq!(mode(&f.path("secrets/npm_token.txt")), 0o600);
     let env = f.read(".env.production");
     let keys: Vec<String> = entries(&env).into_iter().map(|(k, _)| k).collect();
-    for k in ["JWT_SECRET", "VITE_SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY", "DATABASE_URL", "NODE_ENV", "OPENROUTER_API_KEY"] {
+    for k in [
+        "JWT_SECRET",
+        "VITE_SUPABASE_ANON_KEY",
+        "SUPABASE_SERVICE_ROLE_KEY",
+        "DATABASE_URL",
+        "NODE_ENV",
+        "OPENROUTER_API_KEY",
+    ] {
         assert!(keys.contains(&k.to_string()), "{k} in {keys:?}");
     }
     // File-delivered and build secrets never go into the env file.
@@ -81,12 +88,8 @@ fn rotate_jwt_secret_resigns_both_supabase_keys_and_nothing_else() {
     let run = f.xtask(&["secrets", "rotate", "JWT_SECRET", "--format", "json"]);
     run.expect(0);
     let after = f.read(".env.production");
-    let changed: Vec<String> = entries(&before)
-        .into_iter()
-        .zip(entries(&after))
-        .filter(|(a, b)| a != b)
-        .map(|(a, _)| a.0)
-        .collect();
+    let changed: Vec<String> =
+        entries(&before).into_iter().zip(entries(&after)).filter(|(a, b)| a != b).map(|(a, _)| a.0).collect();
     assert_eq!(changed, ["VITE_SUPABASE_ANON_KEY", "JWT_SECRET", "SUPABASE_SERVICE_ROLE_KEY"]);
     assert_eq!(before.lines().count(), after.lines().count());
     for (b, a) in before.lines().zip(after.lines()) {
@@ -96,7 +99,8 @@ fn rotate_jwt_secret_resigns_both_supabase_keys_and_nothing_else() {
     }
     assert_eq!((f.read("secrets/postgres_password.txt"), f.read("secrets/npm_token.txt")), files_before);
     assert!(f.read("deploy/secrets-meta.toml").contains("rotated"));
-    let names: Vec<String> = run.json()["rotated"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> =
+        run.json()["rotated"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, ["JWT_SECRET", "VITE_SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY"]);
 }
 
@@ -144,9 +148,7 @@ fn an_interrupted_rotation_leaves_the_old_files_intact() {
             recorded: false,
             format: Default::default(),
         };
-        let err = args
-            .run(&g, &Writer::with_fault(Fault::BeforeRename), &FixedClock(1_800_000_000))
-            .unwrap_err();
+        let err = args.run(&g, &Writer::with_fault(Fault::BeforeRename), &FixedClock(1_800_000_000)).unwrap_err();
         assert!(format!("{err:#}").contains("injected fault"), "{err:#}");
         assert!(f.snapshot() == before, "{name}: a failed rotation changed or left files");
     }

@@ -19,7 +19,15 @@ fn layered() -> Fixture {
 fn layered_gen_writes_only_secret_files_and_is_idempotent() {
     let f = layered();
     assert!(!f.path(".env.production").exists(), "layered mode writes no env file");
-    for n in ["jwt_secret", "supabase_service_role_key", "vite_supabase_anon_key", "postgres_password", "database_url", "openrouter_api_key", "npm_token"] {
+    for n in [
+        "jwt_secret",
+        "supabase_service_role_key",
+        "vite_supabase_anon_key",
+        "postgres_password",
+        "database_url",
+        "openrouter_api_key",
+        "npm_token",
+    ] {
         assert_eq!(mode(&f.path(&format!("secrets/{n}.txt"))), 0o600, "{n}");
     }
     assert!(!f.path("secrets/node_env.txt").exists(), "config stays in config/");
@@ -29,7 +37,15 @@ fn layered_gen_writes_only_secret_files_and_is_idempotent() {
     f.xtask(&["secrets", "rotate", "JWT_SECRET", "--layered"]).expect(0);
     let after = f.snapshot();
     let changed: Vec<&str> = after.iter().filter(|a| !before.contains(a)).map(|a| a.0.as_str()).collect();
-    assert_eq!(changed, ["deploy/secrets-meta.toml", "secrets/jwt_secret.txt", "secrets/supabase_service_role_key.txt", "secrets/vite_supabase_anon_key.txt"]);
+    assert_eq!(
+        changed,
+        [
+            "deploy/secrets-meta.toml",
+            "secrets/jwt_secret.txt",
+            "secrets/supabase_service_role_key.txt",
+            "secrets/vite_supabase_anon_key.txt"
+        ]
+    );
 }
 
 #[test]
@@ -72,7 +88,8 @@ fn swarm_export_against_a_non_swarm_engine_fails_with_a_hint() {
     let engine = xtask::engine::Engine::ensure().expect("the test Docker engine (cargo xtask test starts it)");
     let f = layered();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["--project-dir"]).arg(f.root())
+        .args(["--project-dir"])
+        .arg(f.root())
         .args(["secrets", "export", "--to", "swarm", "--layered"])
         .env("DOCKER_HOST", engine.docker_host())
         .output()

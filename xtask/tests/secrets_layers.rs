@@ -55,7 +55,16 @@ fn verify_env_layered_passes_on_generated_layers_and_points_at_the_layer_file() 
 #[test]
 fn verify_env_warns_about_an_overdue_rotation() {
     let f = Fixture::new();
-    f.xtask(&["secrets", "gen", "--throwaway", "--set", "ALLOWED_ORIGINS=https://app.acme.io", "--set", "VITE_SUPABASE_URL=https://sb.acme.io"]).expect(0);
+    f.xtask(&[
+        "secrets",
+        "gen",
+        "--throwaway",
+        "--set",
+        "ALLOWED_ORIGINS=https://app.acme.io",
+        "--set",
+        "VITE_SUPABASE_URL=https://sb.acme.io",
+    ])
+    .expect(0);
     f.xtask(&["verify-env"]).expect(0);
     f.write("deploy/secrets-meta.toml", "[production.JWT_SECRET]\ngenerated = \"2001-01-01\"\n");
     let run = f.xtask(&["verify-env", "--format", "json"]);

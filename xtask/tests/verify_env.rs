@@ -142,14 +142,21 @@ fn placeholders_and_weak_secrets() {
     check("placeholder_supabase_demo", &demo_env, &[]);
     let weak = "Tr0ub4dor&3x";
     check("weak_secret", &with(sample::POSTGRES_PASSWORD, weak).replace(sample::POSTGRES_PASSWORD, weak), &[weak]);
-    check("weak_secret_denylist", &with(sample::POSTGRES_PASSWORD, "postgres").replace(sample::POSTGRES_PASSWORD, "postgres"), &[]);
+    check(
+        "weak_secret_denylist",
+        &with(sample::POSTGRES_PASSWORD, "postgres").replace(sample::POSTGRES_PASSWORD, "postgres"),
+        &[],
+    );
 }
 
 #[test]
 fn supabase_keys() {
     let other = sample::supabase_key("anon", "some-other-secret-some-other-secret-1234", sample::FAR_FUTURE);
     check("supabase_key_signature", &with(&key("anon"), &other), &[&other]);
-    let swapped = with(&format!("VITE_SUPABASE_ANON_KEY={}", key("anon")), &format!("VITE_SUPABASE_ANON_KEY={}", key("service_role")));
+    let swapped = with(
+        &format!("VITE_SUPABASE_ANON_KEY={}", key("anon")),
+        &format!("VITE_SUPABASE_ANON_KEY={}", key("service_role")),
+    );
     check("supabase_key_role_and_public_secret", &swapped, &[]);
     let expired = sample::supabase_key("service_role", sample::JWT_SECRET, 1_000_000);
     check("supabase_key_expired", &with(&key("service_role"), &expired), &[&expired]);
@@ -161,7 +168,11 @@ fn leaks_between_variables() {
     check("secret_in_public", &public, &["sb_secret_Zk29fLw81NqPd03XyTmA"]);
     let reused = with(sample::OPENROUTER_API_KEY, &format!("sk-or-{}", sample::JWT_SECRET));
     check("secret_reuse", &reused, &[]);
-    check("build_secret_in_env_file", &format!("{}NPM_TOKEN=4b649d46c3946ac6d3a627e16278a29d\n", good()), &["4b649d46c3946ac6d3a627e16278a29d"]);
+    check(
+        "build_secret_in_env_file",
+        &format!("{}NPM_TOKEN=4b649d46c3946ac6d3a627e16278a29d\n", good()),
+        &["4b649d46c3946ac6d3a627e16278a29d"],
+    );
     check("cors_wildcard", &with("ALLOWED_ORIGINS=https://app.acme.io,https://www.acme.io", "ALLOWED_ORIGINS=*"), &[]);
 }
 
@@ -171,7 +182,8 @@ fn how_lines_are_written() {
     // Compose reads `$word` as a (missing) variable; the `${POSTGRES_PASSWORD}` reference in
     // DATABASE_URL is deliberate and not reported.
     let dollar = "pa$word-Vq81LmXz0Rt6YbNc2KsJ4eHwQ7sd0PzUe5";
-    let env = with(sample::POSTGRES_PASSWORD, dollar).replace(&format!("app:{}", sample::POSTGRES_PASSWORD), "app:${POSTGRES_PASSWORD}");
+    let env = with(sample::POSTGRES_PASSWORD, dollar)
+        .replace(&format!("app:{}", sample::POSTGRES_PASSWORD), "app:${POSTGRES_PASSWORD}");
     check("unquoted_dollar", &env, &[dollar, "pa-Vq81LmXz0Rt6YbNc2KsJ4eHwQ7sd0PzUe5"]);
     check("reader_divergence", &with("LOG_LEVEL=info", "LOG_LEVEL: info"), &[]);
 }
@@ -219,7 +231,8 @@ fn files_compose_would_reject() {
 
 #[test]
 fn human_output_groups_findings_with_fixes() {
-    let env = with("ALLOWED_ORIGINS=https://app.acme.io,https://www.acme.io", "ALLOWED_ORIGINS=*") + "LOG_LEVEL=debug\n";
+    let env =
+        with("ALLOWED_ORIGINS=https://app.acme.io,https://www.acme.io", "ALLOWED_ORIGINS=*") + "LOG_LEVEL=debug\n";
     let out = Project::new(&env).verify(&[], &[]);
     insta::assert_snapshot!("bad_human", out);
 }

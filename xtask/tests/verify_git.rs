@@ -50,15 +50,20 @@ fn a_tracked_env_file_and_a_missing_ignore_rule_are_reported() {
     f.git(&["add", "-f", ".env.production"]);
     f.git(&["commit", "-qm", "tracked"]);
     let json = f.xtask(&["verify-git", "--format", "json"]).json();
-    let problems: Vec<String> = json["findings"].as_array().unwrap().iter().map(|f| format!("{} {}", f["problem"], f["path"])).collect();
+    let problems: Vec<String> =
+        json["findings"].as_array().unwrap().iter().map(|f| format!("{} {}", f["problem"], f["path"])).collect();
     assert!(problems.iter().any(|p| p == "\"tracked\" \".env.production\""), "{problems:?}");
 
     let g = Fixture::new();
     g.write(".gitignore", "/target/\n");
     let run = g.xtask(&["verify-git", "--format", "json"]);
     run.expect(1);
-    let paths: Vec<String> = run.json()["findings"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
-    assert!(paths.contains(&".env.production".to_string()) && paths.contains(&"secrets/postgres_password.txt".to_string()), "{paths:?}");
+    let paths: Vec<String> =
+        run.json()["findings"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap().to_string()).collect();
+    assert!(
+        paths.contains(&".env.production".to_string()) && paths.contains(&"secrets/postgres_password.txt".to_string()),
+        "{paths:?}"
+    );
 }
 
 #[test]

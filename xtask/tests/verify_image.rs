@@ -91,7 +91,13 @@ fn clean_image_with_a_secret_mount_passes_and_saw_the_secret() {
 #[test]
 fn env_instruction_secret_is_caught_in_the_config() {
     let (_e, docker) = engine();
-    let v = build_and_verify(&docker, "xtask-test/env-leak:1", &format!("FROM busybox:1.36\nENV JWT_SECRET={JWT_CANARY}\n"), &[], &[]);
+    let v = build_and_verify(
+        &docker,
+        "xtask-test/env-leak:1",
+        &format!("FROM busybox:1.36\nENV JWT_SECRET={JWT_CANARY}\n"),
+        &[],
+        &[],
+    );
     let f = known_findings(&v, "JWT_SECRET");
     assert!(v.has_errors());
     assert!(config_fields(&f).iter().any(|c| c.contains("Env")), "{f:#?}");
@@ -136,7 +142,8 @@ fn base64_of_a_secret_is_caught() {
     let v = build_and_verify(&docker, "xtask-test/b64-leak:1", df, &[], &[]);
     let f = known_findings(&v, "NPM_TOKEN");
     assert!(
-        f.iter().any(|f| f.encoding.as_deref().is_some_and(|e| e.contains("base64")) && f.location.path() == "token.b64"),
+        f.iter()
+            .any(|f| f.encoding.as_deref().is_some_and(|e| e.contains("base64")) && f.location.path() == "token.b64"),
         "{f:#?}"
     );
 }
@@ -182,8 +189,9 @@ fn cli_exit_codes_and_no_canary_in_output() {
     assert!(text.contains("JWT_SECRET") && text.contains("app.env") && text.contains("ca…e0"), "{text}");
     let (code, text) = run(&["--format", "json", tag]);
     assert_eq!(code, Some(1), "{text}");
-    let json: serde_json::Value = serde_json::from_str(text.lines().take_while(|l| !l.starts_with("error")).collect::<String>().as_str())
-        .unwrap_or_else(|e| panic!("json: {e}: {text}"));
+    let json: serde_json::Value =
+        serde_json::from_str(text.lines().take_while(|l| !l.starts_with("error")).collect::<String>().as_str())
+            .unwrap_or_else(|e| panic!("json: {e}: {text}"));
     assert!(json["findings"].as_array().is_some_and(|a| !a.is_empty()));
     let (code, text) = run(&["--format", "sarif", tag]);
     assert_eq!(code, Some(1), "{text}");

@@ -39,11 +39,7 @@ pub struct Entry {
 // Values may be secrets: Debug shows the key and line only.
 impl fmt::Debug for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Entry")
-            .field("key", &self.key)
-            .field("value", &"[redacted]")
-            .field("line", &self.line)
-            .finish()
+        f.debug_struct("Entry").field("key", &self.key).field("value", &"[redacted]").field("line", &self.line).finish()
     }
 }
 
@@ -83,10 +79,7 @@ pub(crate) struct Statement {
 ///
 /// `lookup` is the environment Compose interpolates from (the shell / project environment).
 /// As in Compose, it wins over values defined earlier in the file.
-pub fn parse(
-    text: &str,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<Entry>, ParseError> {
+pub fn parse(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Entry>, ParseError> {
     let statements = parse_statements(text, lookup)?;
     // A bare `KEY` line whose KEY is not in the lookup sets nothing.
     Ok(statements.into_iter().filter(|s| s.present).map(|s| s.entry).collect())
@@ -94,10 +87,7 @@ pub fn parse(
 
 /// Parse raw file bytes: a leading UTF-8 BOM is skipped (as Compose does); invalid UTF-8, NUL
 /// bytes and oversized files are errors that name the line.
-pub fn parse_bytes(
-    bytes: &[u8],
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<Entry>, ParseError> {
+pub fn parse_bytes(bytes: &[u8], lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Entry>, ParseError> {
     let text = decode(bytes)?;
     parse(text, lookup)
 }
@@ -194,8 +184,7 @@ pub(crate) fn parse_statements(
             continue;
         }
         let mapping = |name: &str| lookup(name).or_else(|| known.get(name).cloned());
-        let (value, end, value_end, quote) =
-            extract_value(text, value_start, &mapping).map_err(err)?;
+        let (value, end, value_end, quote) = extract_value(text, value_start, &mapping).map_err(err)?;
         known.insert(key.to_string(), value.clone());
         out.push(Statement {
             entry: Entry { key: key.to_string(), value, line },
@@ -267,10 +256,7 @@ fn locate_key(text: &str, start: usize) -> Result<KeyPart<'_>, String> {
             }
             c if is_key_char(c) => continue,
             c => {
-                return Err(format!(
-                    "unexpected character {:?} in variable name",
-                    c.escape_debug().to_string()
-                ));
+                return Err(format!("unexpected character {:?} in variable name", c.escape_debug().to_string()));
             }
         }
     }
@@ -282,11 +268,7 @@ fn locate_key(text: &str, start: usize) -> Result<KeyPart<'_>, String> {
 type Extracted = (String, usize, usize, Option<u8>);
 
 /// Returns (value, position to continue at, end of the raw value text, quote).
-fn extract_value(
-    text: &str,
-    start: usize,
-    mapping: &dyn Fn(&str) -> Option<String>,
-) -> Result<Extracted, String> {
+fn extract_value(text: &str, start: usize, mapping: &dyn Fn(&str) -> Option<String>) -> Result<Extracted, String> {
     let src = &text[start..];
     let quote = match src.as_bytes().first() {
         Some(&q @ (b'"' | b'\'')) => q,
@@ -324,8 +306,7 @@ fn extract_value(
                 if quote == b'\'' {
                     return Ok((raw, end, end, Some(quote)));
                 }
-                let value = template::substitute(&expand_escapes(&raw), mapping)
-                    .map_err(|e| e.to_string())?;
+                let value = template::substitute(&expand_escapes(&raw), mapping).map_err(|e| e.to_string())?;
                 return Ok((value, end, end, Some(quote)));
             }
             _ => raw.push(b),

@@ -55,53 +55,119 @@ fn rules(text: &str, st: &Statement, next_line: Option<usize>, out: &mut Vec<Div
     let raw = &text[st.value_span.clone()];
     let end_line = st.entry.line + text[st.span.clone()].matches('\n').count();
     if st.inherited {
-        note(out, "bare", st, "a bare name takes its value from the shell running Compose v2; Compose v1, dotenvy and Vite set nothing (or fail)", "write KEY=value, or delete the line");
+        note(
+            out,
+            "bare",
+            st,
+            "a bare name takes its value from the shell running Compose v2; Compose v1, dotenvy and Vite set nothing (or fail)",
+            "write KEY=value, or delete the line",
+        );
         return;
     }
     if next_line == Some(end_line) {
-        note(out, "same-line", st, "another variable follows on the same line after the closing quote: Compose v2 reads both, the other readers ignore the rest or fail", "put one variable per line");
+        note(
+            out,
+            "same-line",
+            st,
+            "another variable follows on the same line after the closing quote: Compose v2 reads both, the other readers ignore the rest or fail",
+            "put one variable per line",
+        );
     }
     if st.yaml_style {
-        note(out, "yaml", st, "`KEY: value` is read by Compose v2 and Vite but is an error for dotenvy and Compose v1", "write KEY=value");
+        note(
+            out,
+            "yaml",
+            st,
+            "`KEY: value` is read by Compose v2 and Vite but is an error for dotenvy and Compose v1",
+            "write KEY=value",
+        );
     }
     match st.quote {
         None => unquoted_rules(raw, st, out),
         Some(b'"') => double_quoted_rules(raw, st, out),
         Some(_) => {
             if raw.contains('\\') {
-                note(out, "backslash", st, "a backslash inside single quotes: Compose v2 turns \\' into ' and keeps other backslashes, python-dotenv also turns \\\\ into \\, dotenvy and Vite keep every backslash (dotenvy fails on \\')", "avoid quotes and backslashes in the value (e.g. generate it as base64url)");
+                note(
+                    out,
+                    "backslash",
+                    st,
+                    "a backslash inside single quotes: Compose v2 turns \\' into ' and keeps other backslashes, python-dotenv also turns \\\\ into \\, dotenvy and Vite keep every backslash (dotenvy fails on \\')",
+                    "avoid quotes and backslashes in the value (e.g. generate it as base64url)",
+                );
             }
         }
     }
     // Skip the opening quote (ASCII) so only line breaks inside the value count.
     let inner = if st.quote.is_some() { &raw[1..] } else { raw };
     if inner.contains('\n') {
-        note(out, "multiline", st, "a multi-line value: Compose v2 and python-dotenv keep the line breaks, other tools and shells read only the first line", "keep values on one line (base64-encode multi-line keys)");
+        note(
+            out,
+            "multiline",
+            st,
+            "a multi-line value: Compose v2 and python-dotenv keep the line breaks, other tools and shells read only the first line",
+            "keep values on one line (base64-encode multi-line keys)",
+        );
     }
 }
 
 fn unquoted_rules(raw: &str, st: &Statement, out: &mut Vec<Divergence>) {
     if raw.contains('$') {
-        note(out, "dollar", st, "an unquoted `$`: Compose v2 interpolates $NAME, ${NAME} and ${NAME:-default} and reads $$ as $, Compose v1 only ${NAME}, dotenvy has no defaults, Vite expands it again", &format!("if the `$` is literal, {SINGLE_QUOTE}"));
+        note(
+            out,
+            "dollar",
+            st,
+            "an unquoted `$`: Compose v2 interpolates $NAME, ${NAME} and ${NAME:-default} and reads $$ as $, Compose v1 only ${NAME}, dotenvy has no defaults, Vite expands it again",
+            &format!("if the `$` is literal, {SINGLE_QUOTE}"),
+        );
     }
     if raw.contains('#') {
-        note(out, "hash", st, "a `#` inside an unquoted value: Compose v2 keeps it unless a space precedes it, Vite cuts the value at any `#`, python-dotenv at any blank before `#`", SINGLE_QUOTE);
+        note(
+            out,
+            "hash",
+            st,
+            "a `#` inside an unquoted value: Compose v2 keeps it unless a space precedes it, Vite cuts the value at any `#`, python-dotenv at any blank before `#`",
+            SINGLE_QUOTE,
+        );
     }
     if raw.contains('\\') {
-        note(out, "backslash", st, "a backslash in an unquoted value: Compose v2 keeps it, dotenvy reads it as an escape", SINGLE_QUOTE);
+        note(
+            out,
+            "backslash",
+            st,
+            "a backslash in an unquoted value: Compose v2 keeps it, dotenvy reads it as an escape",
+            SINGLE_QUOTE,
+        );
     }
     if raw.starts_with('`') {
-        note(out, "backtick", st, "backticks: Vite strips them as quotes, Compose v2 keeps them in the value", "remove the backticks or single-quote the value");
+        note(
+            out,
+            "backtick",
+            st,
+            "backticks: Vite strips them as quotes, Compose v2 keeps them in the value",
+            "remove the backticks or single-quote the value",
+        );
     }
 }
 
 fn double_quoted_rules(raw: &str, st: &Statement, out: &mut Vec<Divergence>) {
     if raw.contains('$') {
-        note(out, "dollar", st, "a `$` inside double quotes: Compose v2 interpolates it (and reads $$ and \\$ as $), Compose v1 only ${NAME}, dotenvy has no defaults, Vite expands it again", &format!("if the `$` is literal, {SINGLE_QUOTE}"));
+        note(
+            out,
+            "dollar",
+            st,
+            "a `$` inside double quotes: Compose v2 interpolates it (and reads $$ and \\$ as $), Compose v1 only ${NAME}, dotenvy has no defaults, Vite expands it again",
+            &format!("if the `$` is literal, {SINGLE_QUOTE}"),
+        );
     }
     let inner = raw.trim_start_matches('"');
     if inner.replace("\\n", "").contains('\\') {
-        note(out, "backslash", st, "backslash escapes inside double quotes: Compose v2 expands \\t \\\\ \\0ddd and more, Vite only \\n, python-dotenv and dotenvy each a different set", &format!("use no escapes other than \\n, or {SINGLE_QUOTE}"));
+        note(
+            out,
+            "backslash",
+            st,
+            "backslash escapes inside double quotes: Compose v2 expands \\t \\\\ \\0ddd and more, Vite only \\n, python-dotenv and dotenvy each a different set",
+            &format!("use no escapes other than \\n, or {SINGLE_QUOTE}"),
+        );
     }
 }
 

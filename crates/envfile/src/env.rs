@@ -47,8 +47,7 @@ impl Env {
     /// Read and parse a file as Compose would; `lookup` stands for the environment Compose
     /// interpolates `${VAR}` from.
     pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Env, LoadError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
         let entries = compose::parse_bytes(&bytes, lookup)
             .map_err(|error| LoadError::Parse { path: path.to_path_buf(), error })?;
         Ok(Env::from_entries(entries))

@@ -52,11 +52,7 @@ pub struct Layered {
 impl Layered {
     /// As a Compose entry, so callers can build an [`crate::Env`] and verify it.
     pub fn entry(&self) -> Entry {
-        Entry {
-            key: self.key.clone(),
-            value: self.value.expose().to_string(),
-            line: self.origin.line.unwrap_or(1),
-        }
+        Entry { key: self.key.clone(), value: self.value.expose().to_string(), line: self.origin.line.unwrap_or(1) }
     }
 }
 
@@ -90,19 +86,17 @@ pub fn combine(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<Layered>, LayerError> {
     let mut out: Vec<Layered> = Vec::new();
-    let mut set = |key: String, value: String, origin: Origin| {
-        match out.iter_mut().find(|l| l.key == key) {
-            Some(l) => {
-                let old = std::mem::replace(&mut l.origin, origin);
-                l.overrides.push(old);
-                l.value = Secret::new(value);
-            }
-            None => out.push(Layered { key, value: Secret::new(value), origin, overrides: Vec::new() }),
+    let mut set = |key: String, value: String, origin: Origin| match out.iter_mut().find(|l| l.key == key) {
+        Some(l) => {
+            let old = std::mem::replace(&mut l.origin, origin);
+            l.overrides.push(old);
+            l.value = Secret::new(value);
         }
+        None => out.push(Layered { key, value: Secret::new(value), origin, overrides: Vec::new() }),
     };
     for layer in layers {
-        let entries = compose::parse(layer.text, lookup)
-            .map_err(|error| LayerError { path: layer.path.to_string(), error })?;
+        let entries =
+            compose::parse(layer.text, lookup).map_err(|error| LayerError { path: layer.path.to_string(), error })?;
         for e in entries {
             set(e.key, e.value, Origin { path: layer.path.to_string(), line: Some(e.line) });
         }

@@ -6,8 +6,8 @@
 pub mod compose;
 pub mod divergence;
 pub mod env;
-pub mod sample;
 pub mod layers;
+pub mod sample;
 pub mod schema;
 pub mod secret;
 mod template;
@@ -15,6 +15,6 @@ pub mod verify;
 
 pub use compose::{Entry, ParseError};
 pub use env::Env;
-pub use verify::{Facts, Finding, GitFacts, Severity};
 pub use schema::{Delivery, Format, Generator, Plane, Schema, Variable};
 pub use secret::Secret;
+pub use verify::{Facts, Finding, GitFacts, Severity};

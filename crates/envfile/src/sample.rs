@@ -12,7 +12,10 @@ pub const FAR_FUTURE: u64 = 4_102_444_800;
 
 /// A Supabase key for `role`, signed with `secret`, expiring at `exp`.
 pub fn supabase_key(role: &str, secret: &str, exp: u64) -> String {
-    sign_hs256(&serde_json::json!({"iss": "supabase", "role": role, "iat": 1_700_000_000u64, "exp": exp}), secret.as_bytes())
+    sign_hs256(
+        &serde_json::json!({"iss": "supabase", "role": role, "iat": 1_700_000_000u64, "exp": exp}),
+        secret.as_bytes(),
+    )
 }
 
 /// Every variable of the reference schema that production needs, each valid.

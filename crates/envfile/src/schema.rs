@@ -144,11 +144,7 @@ impl Variable {
 
     /// Rotation period in days, falling back to the schema default for secrets.
     pub fn rotation_period(&self, meta: &Meta) -> Option<u32> {
-        if self.plane.is_secret() {
-            Some(self.rotation_days.unwrap_or(meta.default_rotation_days))
-        } else {
-            None
-        }
+        if self.plane.is_secret() { Some(self.rotation_days.unwrap_or(meta.default_rotation_days)) } else { None }
     }
 
     /// Path of the Docker secret file inside the container for file-delivered secrets.
@@ -179,10 +175,8 @@ impl std::error::Error for SchemaError {}
 
 impl Schema {
     pub fn load(path: &Path) -> Result<Schema, Box<dyn std::error::Error + Send + Sync>> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("read schema {}: {e}", path.display()))?;
-        let schema =
-            Schema::parse(&text).map_err(|e| format!("schema {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("read schema {}: {e}", path.display()))?;
+        let schema = Schema::parse(&text).map_err(|e| format!("schema {}: {e}", path.display()))?;
         Ok(schema)
     }
 
@@ -208,9 +202,7 @@ impl Schema {
             if !seen.insert(v.name.as_str()) {
                 return bad("declared twice");
             }
-            if v.name.is_empty()
-                || !v.name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-            {
+            if v.name.is_empty() || !v.name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
                 return bad("name must be UPPER_SNAKE_CASE");
             }
             if v.name.starts_with("VITE_") != (v.plane == Plane::Public) {

@@ -15,7 +15,9 @@ pub enum TemplateError {
     Invalid,
     /// `${VAR:?message}` / `${VAR?message}` with VAR missing. The reason text is not kept: it
     /// can be built from other variables' values.
-    MissingRequired { variable: String },
+    MissingRequired {
+        variable: String,
+    },
     TooDeep,
 }
 

@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn cases() -> Vec<Value> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/compose-dotenv/cases.json");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/compose-dotenv/cases.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "the Compose conformance cases must be present at {} (the shared reference dir sits beside the repository): {e}",
@@ -28,8 +27,7 @@ fn every_compose_case_reads_as_compose_reads_it() {
     for case in &cases {
         let id = case["id"].as_str().expect("case id");
         let input = case["input"].as_str().expect("case input");
-        let lookup: BTreeMap<String, String> =
-            serde_json::from_value(case["lookup"].clone()).expect("lookup map");
+        let lookup: BTreeMap<String, String> = serde_json::from_value(case["lookup"].clone()).expect("lookup map");
         let got = compose::parse(input, &|k| lookup.get(k).cloned());
         let expect_error = case.get("error").and_then(Value::as_bool).unwrap_or(false);
         match (got, expect_error) {
@@ -38,8 +36,7 @@ fn every_compose_case_reads_as_compose_reads_it() {
             (Err(e), false) => failures.push(format!("{id}: unexpected error {e}")),
             (Ok(entries), false) => {
                 // Compose keeps the last value of a duplicated key.
-                let got: BTreeMap<String, String> =
-                    entries.into_iter().map(|e| (e.key, e.value)).collect();
+                let got: BTreeMap<String, String> = entries.into_iter().map(|e| (e.key, e.value)).collect();
                 let want: BTreeMap<String, String> =
                     serde_json::from_value(case["expect"].clone()).expect("expect map");
                 if got != want {

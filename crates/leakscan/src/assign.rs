@@ -92,7 +92,8 @@ fn key_start(hay: &[u8], end: usize) -> usize {
 /// Every keyword holds one of these letter pairs (`passw`, `secret`, `token`, `api`), in
 /// any case: keys of real code mostly hold none, and this is cheaper than the keyword search.
 fn may_hold_keyword(key: &[u8]) -> bool {
-    key.windows(2).any(|w| matches!([w[0] | 0x20, w[1] | 0x20], [b's', b's'] | [b'c', b'r'] | [b'o', b'k'] | [b'p', b'i']))
+    key.windows(2)
+        .any(|w| matches!([w[0] | 0x20, w[1] | 0x20], [b's', b's'] | [b'c', b'r'] | [b'o', b'k'] | [b'p', b'i']))
 }
 
 /// Call `f(pattern, start)` for every literal of `literals` (the full rule literal set, in
@@ -111,7 +112,10 @@ fn keys_of(literals: &AhoCorasick, hay: &[u8], ops: impl Iterator<Item = usize>,
     for op in ops {
         // Cheapest test first: most operators in code follow a short name (`var e=`, `a:`).
         let end = key_end(hay, op);
-        if end < SHORTEST_KEYWORD || !hay[end - SHORTEST_KEYWORD..end].iter().all(|&b| IDENT[b as usize]) || !value_follows(hay, op) {
+        if end < SHORTEST_KEYWORD
+            || !hay[end - SHORTEST_KEYWORD..end].iter().all(|&b| IDENT[b as usize])
+            || !value_follows(hay, op)
+        {
             continue;
         }
         let key = key_start(hay, end)..end;
@@ -236,17 +240,96 @@ mod tests {
 
     /// Pieces that make and break the assignment shape, joined at random.
     const SOUP: &[&str] = &[
-        "token", "Token", "PASSWORD", "passwd", "secret", "apikey", "api_key", "aws_secret_access_key", "_authToken",
-        "_", ".", "-", "x", "DB", "=", ":", "=>", ":=", "==", " ", "\t", "\"", "'", "`", "&quot;", ";", ",", "\n",
-        "Xk9qL2mZ", "8Rt7Vb1N", "c85175a4", "QWxhZGRp", "=", "(", "|", "\u{e9}",
+        "token",
+        "Token",
+        "PASSWORD",
+        "passwd",
+        "secret",
+        "apikey",
+        "api_key",
+        "aws_secret_access_key",
+        "_authToken",
+        "_",
+        ".",
+        "-",
+        "x",
+        "DB",
+        "=",
+        ":",
+        "=>",
+        ":=",
+        "==",
+        " ",
+        "\t",
+        "\"",
+        "'",
+        "`",
+        "&quot;",
+        ";",
+        ",",
+        "\n",
+        "Xk9qL2mZ",
+        "8Rt7Vb1N",
+        "c85175a4",
+        "QWxhZGRp",
+        "=",
+        "(",
+        "|",
+        "\u{e9}",
     ];
 
     /// Pieces of minified JS: short names, long names, keywords, operators, punctuation.
     const JS: &[&str] = &[
-        "var ", "e", "t", "n=", "r:", "function(e,t){", "return ", "}", "{", "(", ")", ";", ",", ".", "=", ":", "==", "===",
-        "=>", "!", "&&", "||", "?", "[", "]", "\"", "'", " ", "tokenize", "accessToken", "password", "secretKey",
-        "apiKey:", "getToken=", "this.options", "abcdefghijklmnop", "0123456789", "xYz_-.", "&quot;", "\\", "\n",
-        "<", ">", "\u{e9}", "\t", "    ", "`", "=\"", ":\"", "Xk9qL2mZ8Rt7Vb1N",
+        "var ",
+        "e",
+        "t",
+        "n=",
+        "r:",
+        "function(e,t){",
+        "return ",
+        "}",
+        "{",
+        "(",
+        ")",
+        ";",
+        ",",
+        ".",
+        "=",
+        ":",
+        "==",
+        "===",
+        "=>",
+        "!",
+        "&&",
+        "||",
+        "?",
+        "[",
+        "]",
+        "\"",
+        "'",
+        " ",
+        "tokenize",
+        "accessToken",
+        "password",
+        "secretKey",
+        "apiKey:",
+        "getToken=",
+        "this.options",
+        "abcdefghijklmnop",
+        "0123456789",
+        "xYz_-.",
+        "&quot;",
+        "\\",
+        "\n",
+        "<",
+        ">",
+        "\u{e9}",
+        "\t",
+        "    ",
+        "`",
+        "=\"",
+        ":\"",
+        "Xk9qL2mZ8Rt7Vb1N",
     ];
 
     fn pieces(next: &mut impl FnMut(usize) -> usize, from: &[&str], n: usize) -> Vec<u8> {
@@ -289,8 +372,14 @@ mod tests {
         let possible = possible(hay, from, to);
         for op in (from..to.min(hay.len())).filter(|&i| matches!(hay[i], b'=' | b':')) {
             let end = key_end(hay, op);
-            let passes = end >= SHORTEST_KEYWORD && hay[end - SHORTEST_KEYWORD..end].iter().all(|&b| IDENT[b as usize]) && value_follows(hay, op);
-            assert!(!passes || possible.binary_search(&op).is_ok(), "operator at {op} of {:?}", String::from_utf8_lossy(hay));
+            let passes = end >= SHORTEST_KEYWORD
+                && hay[end - SHORTEST_KEYWORD..end].iter().all(|&b| IDENT[b as usize])
+                && value_follows(hay, op);
+            assert!(
+                !passes || possible.binary_search(&op).is_ok(),
+                "operator at {op} of {:?}",
+                String::from_utf8_lossy(hay)
+            );
         }
         old.len()
     }
@@ -362,7 +451,9 @@ mod tests {
                     0 => hay.extend(pieces(&mut next, JS, 4 * n)),
                     1 => hay.extend(pieces(&mut next, words, 4 * n)),
                     2 => hay.extend(pieces(&mut next, SOUP, n)),
-                    _ => hay.extend(format!("api_key{}Xk9qL2mZ8Rt7Vb1N ", ["= ", "=", ":\t", " =\""][next(4)].repeat(n)).bytes()),
+                    _ => hay.extend(
+                        format!("api_key{}Xk9qL2mZ8Rt7Vb1N ", ["= ", "=", ":\t", " =\""][next(4)].repeat(n)).bytes(),
+                    ),
                 }
             }
             found += check(&rules.literals, &hay, 0, hay.len());

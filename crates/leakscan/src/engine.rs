@@ -205,7 +205,8 @@ impl Scanner {
             }
         };
         // Rule literals start in [rule_done, rule_limit) (absolute offsets).
-        let (from, to) = ((rule_done.saturating_sub(base)) as usize, rule_limit.saturating_sub(base).min(buf.len() as u64) as usize);
+        let (from, to) =
+            ((rule_done.saturating_sub(base)) as usize, rule_limit.saturating_sub(base).min(buf.len() as u64) as usize);
         // While the generic keywords are rare (most real content), one search for every
         // literal is cheapest. Where they are dense (minified JS names like `tokenize`,
         // `password:`), the rest of the chunk goes to a search for the other literals plus
@@ -240,11 +241,17 @@ impl Scanner {
         }
         // An operator lies at most a key's length past its keyword, hence the slack past
         // `to`. The same value met through two keywords of one key is reported once (`seen`).
-        crate::assign::candidates(&self.rules.literals, buf, from, to.saturating_add(crate::assign::LOOK_BACK), |pattern, start| {
-            if start >= from && start < to && self.rules.is_generic(pattern) {
-                check(pattern, start);
-            }
-        });
+        crate::assign::candidates(
+            &self.rules.literals,
+            buf,
+            from,
+            to.saturating_add(crate::assign::LOOK_BACK),
+            |pattern, start| {
+                if start >= from && start < to && self.rules.is_generic(pattern) {
+                    check(pattern, start);
+                }
+            },
+        );
     }
 }
 
@@ -325,7 +332,15 @@ mod tests {
         for value in ["canary-boundary-Zq81kLm", "canary-boundary-long-value-Zq81kLm7Pw"] {
             let s = scanner(value);
             for needle in [value.to_string(), crate::hex_lower(value.as_bytes())] {
-                for cut in [CHUNK - needle.len() - 1, CHUNK - needle.len(), CHUNK - 5, CHUNK - 1, CHUNK, CHUNK + 3, 2 * CHUNK - 40] {
+                for cut in [
+                    CHUNK - needle.len() - 1,
+                    CHUNK - needle.len(),
+                    CHUNK - 5,
+                    CHUNK - 1,
+                    CHUNK,
+                    CHUNK + 3,
+                    2 * CHUNK - 40,
+                ] {
                     let mut data = vec![b'.'; cut];
                     data.extend_from_slice(needle.as_bytes());
                     data.extend(std::iter::repeat_n(b'.', CHUNK));
@@ -360,7 +375,11 @@ mod tests {
             data.extend(std::iter::repeat_n(b' ', CHUNK));
             let mut hits = Vec::new();
             s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push((h.rule, h.offset))).unwrap();
-            assert_eq!(hits, vec![(Some("generic-secret-assignment".to_string()), (cut + value_at) as u64)], "cut {cut}");
+            assert_eq!(
+                hits,
+                vec![(Some("generic-secret-assignment".to_string()), (cut + value_at) as u64)],
+                "cut {cut}"
+            );
         }
     }
 
@@ -379,10 +398,18 @@ mod tests {
             data.extend_from_slice(format!("{line} {gh} ").as_bytes());
             data.extend(filler.repeat(CHUNK / filler.len()).bytes());
             let mut hits = Vec::new();
-            s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push((h.rule.unwrap_or_default(), h.offset))).unwrap();
+            s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push((h.rule.unwrap_or_default(), h.offset)))
+                .unwrap();
             hits.sort();
             let value_at = line.find('=').unwrap() + 1;
-            assert_eq!(hits, vec![("generic-secret-assignment".to_string(), (at_line + value_at) as u64), ("github-token".to_string(), at_gh as u64)], "cut {cut}");
+            assert_eq!(
+                hits,
+                vec![
+                    ("generic-secret-assignment".to_string(), (at_line + value_at) as u64),
+                    ("github-token".to_string(), at_gh as u64)
+                ],
+                "cut {cut}"
+            );
         }
     }
 }

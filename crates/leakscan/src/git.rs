@@ -16,7 +16,8 @@ fn git(repo: &Path) -> Command {
 }
 
 fn run(mut c: Command, what: &str) -> io::Result<String> {
-    let out = c.stderr(Stdio::piped()).output().map_err(|e| io::Error::other(format!("{what}: cannot run git: {e}")))?;
+    let out =
+        c.stderr(Stdio::piped()).output().map_err(|e| io::Error::other(format!("{what}: cannot run git: {e}")))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(io::Error::other(format!("{what}: {}", err.trim())));
@@ -54,7 +55,10 @@ pub fn scan_git(scanner: &Scanner, repo: &Path) -> io::Result<Report> {
         }
         w.flush()
     });
-    let mut out = BufReader::with_capacity(1 << 16, child.stdout.take().ok_or_else(|| io::Error::other("git cat-file: no stdout"))?);
+    let mut out = BufReader::with_capacity(
+        1 << 16,
+        child.stdout.take().ok_or_else(|| io::Error::other("git cat-file: no stdout"))?,
+    );
     let mut sink = Sink::new(scanner);
     let result = read_batch(scanner, &mut sink, &mut out, &objects);
     drop(out);
@@ -67,7 +71,12 @@ pub fn scan_git(scanner: &Scanner, repo: &Path) -> io::Result<Report> {
     Ok(report)
 }
 
-fn read_batch<'a>(scanner: &'a Scanner, sink: &mut Sink<'a>, out: &mut dyn BufRead, objects: &[(String, String)]) -> io::Result<()> {
+fn read_batch<'a>(
+    scanner: &'a Scanner,
+    sink: &mut Sink<'a>,
+    out: &mut dyn BufRead,
+    objects: &[(String, String)],
+) -> io::Result<()> {
     let mut header = String::new();
     for (sha, path) in objects {
         header.clear();
@@ -75,7 +84,8 @@ fn read_batch<'a>(scanner: &'a Scanner, sink: &mut Sink<'a>, out: &mut dyn BufRe
             return Err(io::Error::other("git cat-file ended early"));
         }
         let mut parts = header.split_whitespace();
-        let (_, ty, size) = (parts.next(), parts.next().unwrap_or("missing"), parts.next().and_then(|s| s.parse::<u64>().ok()));
+        let (_, ty, size) =
+            (parts.next(), parts.next().unwrap_or("missing"), parts.next().and_then(|s| s.parse::<u64>().ok()));
         let Some(size) = size else { continue };
         let mut body = (&mut *out).take(size);
         match ty {

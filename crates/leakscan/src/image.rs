@@ -42,7 +42,8 @@ impl<'s, 'a> ImageScan<'s, 'a> {
     pub(crate) fn entry(&mut self, name: &str, r: &mut dyn Read, size: u64) -> io::Result<()> {
         let name = norm(name);
         let (format, mut r) = peek(r)?;
-        let head_is_json = r.get_ref().0.get_ref().first() == Some(&b'{') || r.get_ref().0.get_ref().first() == Some(&b'[');
+        let head_is_json =
+            r.get_ref().0.get_ref().first() == Some(&b'{') || r.get_ref().0.get_ref().first() == Some(&b'[');
         let file_loc = |p: &str| Location::File { path: p.to_string() };
         if format == Format::Plain && head_is_json && size <= MAX_JSON_DOC && self.docs_bytes + size <= MAX_JSON_TOTAL {
             let mut doc = Vec::with_capacity(size as usize);
@@ -59,10 +60,17 @@ impl<'s, 'a> ImageScan<'s, 'a> {
                 let result = (|| {
                     let mut d = decoder(&mut r, format, limits)?;
                     let (inner, mut d) = peek(&mut d)?;
-                    if inner == Format::Tar { self.layer(&name, &mut d) } else { self.walker.content(&mut d, &name, 1, &file_loc) }
+                    if inner == Format::Tar {
+                        self.layer(&name, &mut d)
+                    } else {
+                        self.walker.content(&mut d, &name, 1, &file_loc)
+                    }
                 })();
                 if let Err(e) = result {
-                    self.walker.sink.add(Finding::unscanned(file_loc(&name), format!("compressed entry could not be read completely: {e}")));
+                    self.walker.sink.add(Finding::unscanned(
+                        file_loc(&name),
+                        format!("compressed entry could not be read completely: {e}"),
+                    ));
                 }
                 Ok(())
             }
@@ -72,7 +80,12 @@ impl<'s, 'a> ImageScan<'s, 'a> {
 
     fn layer(&mut self, key: &str, r: &mut dyn Read) -> io::Result<()> {
         let mut files = LayerFiles::default();
-        let make = |p: &str| Location::Layer { index: None, digest: key.to_string(), path: p.to_string(), deleted_later: false };
+        let make = |p: &str| Location::Layer {
+            index: None,
+            digest: key.to_string(),
+            path: p.to_string(),
+            deleted_later: false,
+        };
         let result = self.walker.tar(r, "", 1, &make, &mut |path, kind| {
             let path = norm(path);
             let (dir, base) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
@@ -107,7 +120,13 @@ impl<'s, 'a> ImageScan<'s, 'a> {
                 .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
                 .unwrap_or_default();
             for (i, key) in img.layers.iter().enumerate() {
-                let digest = img.digests.get(i).cloned().flatten().or_else(|| diff_ids.get(i).cloned()).unwrap_or_else(|| key.clone());
+                let digest = img
+                    .digests
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .or_else(|| diff_ids.get(i).cloned())
+                    .unwrap_or_else(|| key.clone());
                 order.entry(key.clone()).or_insert((i, digest, img.layers.clone()));
             }
             if let Some(c) = &config {
@@ -118,14 +137,16 @@ impl<'s, 'a> ImageScan<'s, 'a> {
             let Location::Layer { index, digest, path, deleted_later } = &mut f.location else { continue };
             match order.get(digest.as_str()) {
                 Some((i, shown, stack)) => {
-                    *deleted_later = stack[i + 1..].iter().any(|later| self.layers.get(later).is_some_and(|l| l.deletes(path)));
+                    *deleted_later =
+                        stack[i + 1..].iter().any(|later| self.layers.get(later).is_some_and(|l| l.deletes(path)));
                     *index = Some(*i);
                     *digest = shown.clone();
                 }
                 None => {
                     // Not an image after all (a plain tarball holding tarballs): name the file.
                     let outer = digest.clone();
-                    f.location = Location::File { path: if path.is_empty() { outer } else { format!("{outer}!/{path}") } };
+                    f.location =
+                        Location::File { path: if path.is_empty() { outer } else { format!("{outer}!/{path}") } };
                 }
             }
         }
@@ -151,13 +172,19 @@ impl<'s, 'a> ImageScan<'s, 'a> {
                 }
             }
             if let Some(m) = s.get("Labels").and_then(Value::as_object) {
-                let text: Vec<String> = m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+                let text: Vec<String> =
+                    m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
                 fields.push((format!("{section} Labels"), text.join("\n")));
             }
         }
         if let Some(h) = c.get("history").and_then(Value::as_array) {
             for (i, entry) in h.iter().enumerate() {
-                let text = [entry.get("created_by"), entry.get("comment")].iter().flatten().filter_map(|v| v.as_str()).collect::<Vec<_>>().join("\n");
+                let text = [entry.get("created_by"), entry.get("comment")]
+                    .iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 fields.push((format!("history[{i}]"), text));
             }
         }
@@ -184,7 +211,11 @@ impl<'s, 'a> ImageScan<'s, 'a> {
         if let Some(Value::Array(items)) = self.docs.get("manifest.json").and_then(|d| serde_json::from_slice(d).ok()) {
             for m in items {
                 let config = m.get("Config").and_then(Value::as_str).map(norm).unwrap_or_default();
-                let layers: Vec<String> = m.get("Layers").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(norm).collect()).unwrap_or_default();
+                let layers: Vec<String> = m
+                    .get("Layers")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).map(norm).collect())
+                    .unwrap_or_default();
                 let digests = vec![None; layers.len()];
                 out.push(ImageManifest { config, layers, digests });
             }
@@ -200,14 +231,20 @@ impl<'s, 'a> ImageScan<'s, 'a> {
     fn oci_index(&self, index: &Value, depth: u32, out: &mut Vec<ImageManifest>) {
         let Some(ms) = index.get("manifests").and_then(Value::as_array) else { return };
         for m in ms {
-            let Some(doc) = m.get("digest").and_then(Value::as_str).and_then(|d| self.docs.get(&blob_key(d))) else { continue };
+            let Some(doc) = m.get("digest").and_then(Value::as_str).and_then(|d| self.docs.get(&blob_key(d))) else {
+                continue;
+            };
             let Ok(v) = serde_json::from_slice::<Value>(doc) else { continue };
             if v.get("manifests").is_some() && depth < 3 {
                 self.oci_index(&v, depth + 1, out);
                 continue;
             }
             let config = v.pointer("/config/digest").and_then(Value::as_str).map(blob_key).unwrap_or_default();
-            let digests: Vec<String> = v.get("layers").and_then(Value::as_array).map(|a| a.iter().filter_map(|l| l.get("digest").and_then(Value::as_str).map(String::from)).collect()).unwrap_or_default();
+            let digests: Vec<String> = v
+                .get("layers")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|l| l.get("digest").and_then(Value::as_str).map(String::from)).collect())
+                .unwrap_or_default();
             let layers = digests.iter().map(|d| blob_key(d)).collect();
             out.push(ImageManifest { config, layers, digests: digests.into_iter().map(Some).collect() });
         }

@@ -123,7 +123,8 @@ impl Needles {
         let max_len = patterns.iter().map(Vec::len).max().unwrap_or(0);
         // Long needles (every encoding of a real secret) are searched by sampling; the
         // short rest by Aho-Corasick automata of up to GROUP_SIZE needles each.
-        let (long, short): (Vec<usize>, Vec<usize>) = (0..patterns.len()).partition(|&i| patterns[i].len() >= MIN_SAMPLED_LEN);
+        let (long, short): (Vec<usize>, Vec<usize>) =
+            (0..patterns.len()).partition(|&i| patterns[i].len() >= MIN_SAMPLED_LEN);
         let groups = short
             .chunks(GROUP_SIZE)
             .map(|ids| {

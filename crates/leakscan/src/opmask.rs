@@ -39,7 +39,10 @@ const CLASS: [u8; 256] = {
         if matches!(c, b' ' | b'\t' | b'"' | b'\'') {
             t[b] |= QUOTE;
         }
-        if matches!(c, b'\n' | 0x0b | 0x0c | b'\r' | b',' | b'<' | b'(' | b')' | b'{' | b'}' | b'[' | b']' | b'\\' | b'|') {
+        if matches!(
+            c,
+            b'\n' | 0x0b | 0x0c | b'\r' | b',' | b'<' | b'(' | b')' | b'{' | b'}' | b'[' | b']' | b'\\' | b'|'
+        ) {
             t[b] |= STOP;
         }
         b += 1;
@@ -67,7 +70,12 @@ const BATCH: usize = 16;
 /// order. `cur` holds the masks of a 64-byte block, `prev` and `next` those of the blocks
 /// either side, so `pick` can look a few bytes past either end of `cur`; bytes before `hay[0]`
 /// or past its end read as `\n`. Blocks without an operator may be skipped.
-pub(crate) fn picked<P: Fn(&Masks, &Masks, &Masks) -> u64>(hay: &[u8], from: usize, to: usize, pick: P) -> Picked<'_, P> {
+pub(crate) fn picked<P: Fn(&Masks, &Masks, &Masks) -> u64>(
+    hay: &[u8],
+    from: usize,
+    to: usize,
+    pick: P,
+) -> Picked<'_, P> {
     #[cfg(target_arch = "x86_64")]
     let avx2 = is_x86_feature_detected!("avx2"); // std caches the answer
     #[cfg(not(target_arch = "x86_64"))]
@@ -106,7 +114,20 @@ impl<'a, P: Fn(&Masks, &Masks, &Masks) -> u64> Picked<'a, P> {
         let mut masks = [Masks::default(); BATCH + 2];
         // The first two blocks through the table: it gives the same masks.
         (masks[0], masks[1]) = (padded(hay, from as isize - 64, &classify), padded(hay, from as isize, &classify));
-        Picked { hay, to, pick, avx2, start: from, masks, dense: false, found: [(0, 0); BATCH], i: 0, n: 0, base: 0, bits: 0 }
+        Picked {
+            hay,
+            to,
+            pick,
+            avx2,
+            start: from,
+            masks,
+            dense: false,
+            found: [(0, 0); BATCH],
+            i: 0,
+            n: 0,
+            base: 0,
+            bits: 0,
+        }
     }
 
     /// Classifies the next blocks, keeping those with bits set in `found`. (Out of line, so
@@ -234,7 +255,7 @@ mod avx2 {
         (1 << 10, 1 << 0),                                     // \n
         (1 << 8 | 1 << 9, 1 << 2),                             // ( )
         (0, 0),
-        (1 << 10 | 1 << 13, 1 << 3),                           // : =
+        (1 << 10 | 1 << 13, 1 << 3), // : =
     ];
     const QUOTE_BITS: i8 = 0b11;
     const STOP_BITS: i8 = 0b11_1100;
@@ -274,7 +295,8 @@ mod avx2 {
     /// The bytes with none of `bits` set, as 32 bits.
     #[target_feature(enable = "avx2")]
     fn none_of(v: __m256i, bits: i8) -> u32 {
-        _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_and_si256(v, _mm256_set1_epi8(bits)), _mm256_setzero_si256())) as u32
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_and_si256(v, _mm256_set1_epi8(bits)), _mm256_setzero_si256()))
+            as u32
     }
 
     /// The four masks (`Masks` order) of 32 bytes.
@@ -324,7 +346,15 @@ mod tests {
         if !is_x86_feature_detected!("avx2") {
             return;
         }
-        let edges: Vec<u8> = (0..=255u8).filter(|&b| b < 0x80 && (CLASS[b as usize] != 0 || CLASS[b.wrapping_sub(1) as usize] != 0 || CLASS[(b + 1) as usize & 0x7f] != 0)).chain([0x80, 0x9f, 0xa0, 0xdb, 0xfb, 0xfd, 0xff]).collect();
+        let edges: Vec<u8> = (0..=255u8)
+            .filter(|&b| {
+                b < 0x80
+                    && (CLASS[b as usize] != 0
+                        || CLASS[b.wrapping_sub(1) as usize] != 0
+                        || CLASS[(b + 1) as usize & 0x7f] != 0)
+            })
+            .chain([0x80, 0x9f, 0xa0, 0xdb, 0xfb, 0xfd, 0xff])
+            .collect();
         let mut next = crate::test_rng(0x2545_f491_4f6c_dd1d);
         for round in 0..20_000 {
             let mut block = [0u8; 64];
@@ -377,12 +407,19 @@ mod tests {
                 // Every block with an operator was seen, in order, with the right neighbours
                 // (blocks without one may be seen too).
                 let seen = seen.into_inner();
-                let all: Vec<_> = (from..to).step_by(64).map(|s| s as isize).map(|s| (expect(s - 64), expect(s), expect(s + 64))).collect();
+                let all: Vec<_> = (from..to)
+                    .step_by(64)
+                    .map(|s| s as isize)
+                    .map(|s| (expect(s - 64), expect(s), expect(s + 64)))
+                    .collect();
                 let mut rest = all.iter();
                 assert!(seen.iter().all(|t| rest.any(|a| a == t)), "{len} {from} {to} {avx2}");
-                let with_op = |v: &[(Masks, Masks, Masks)]| v.iter().filter(|t| t.1.op != 0).copied().collect::<Vec<_>>();
+                let with_op =
+                    |v: &[(Masks, Masks, Masks)]| v.iter().filter(|t| t.1.op != 0).copied().collect::<Vec<_>>();
                 assert_eq!(with_op(&seen), with_op(&all), "{len} {from} {to} {avx2}");
-                let want: Vec<usize> = (from..to).filter(|&i| matches!(hay[i], b'=' | b':') && CLASS[at(i as isize + 1) as usize] & STOP != 0).collect();
+                let want: Vec<usize> = (from..to)
+                    .filter(|&i| matches!(hay[i], b'=' | b':') && CLASS[at(i as isize + 1) as usize] & STOP != 0)
+                    .collect();
                 assert_eq!(got, want, "{len} {from} {to} {avx2}");
             }
         }

@@ -68,36 +68,173 @@ fn rule_table() -> Vec<Rule> {
     );
     let pem: &'static str = Box::leak(pem.into_boxed_str());
     vec![
-        Rule { id: "private-key", severity: Error, literals: &["-----BEGIN "], regex: pem, window: 512, back: false, boundary: false, check: Token },
-        Rule { id: "aws-access-key-id", severity: Error, literals: &["AKIA", "ASIA", "ABIA", "ACCA"], regex: r"\A(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}", window: 512, back: false, boundary: true, check: RandomToken },
+        Rule {
+            id: "private-key",
+            severity: Error,
+            literals: &["-----BEGIN "],
+            regex: pem,
+            window: 512,
+            back: false,
+            boundary: false,
+            check: Token,
+        },
+        Rule {
+            id: "aws-access-key-id",
+            severity: Error,
+            literals: &["AKIA", "ASIA", "ABIA", "ACCA"],
+            regex: r"\A(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}",
+            window: 512,
+            back: false,
+            boundary: true,
+            check: RandomToken,
+        },
         Rule {
             id: "aws-secret-access-key",
             severity: Error,
-            literals: &["aws_secret_access_key", "AWS_SECRET_ACCESS_KEY", "SecretAccessKey", "aws_secret_key", "AWS_SECRET_KEY"],
+            literals: &[
+                "aws_secret_access_key",
+                "AWS_SECRET_ACCESS_KEY",
+                "SecretAccessKey",
+                "aws_secret_key",
+                "AWS_SECRET_KEY",
+            ],
             regex: r#"\A(?i:aws_secret_access_key|secretaccesskey|aws_secret_key)["']?\s{0,4}[:=]{1,2}\s{0,4}["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|\z)"#,
-            window: 512, back: false,
+            window: 512,
+            back: false,
             boundary: false,
             check: RandomToken,
         },
-        Rule { id: "github-token", severity: Error, literals: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"], regex: r"\A(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})", window: 512, back: false, boundary: true, check: RandomToken },
-        Rule { id: "stripe-live-key", severity: Error, literals: &["sk_live_", "rk_live_"], regex: r"\A[sr]k_live_[A-Za-z0-9]{20,247}", window: 512, back: false, boundary: true, check: RandomToken },
-        Rule { id: "slack-token", severity: Error, literals: &["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"], regex: r"\Axox[bpares]-[0-9A-Za-z]{6,}-[0-9A-Za-z-]{10,250}", window: 512, back: false, boundary: true, check: RandomToken },
+        Rule {
+            id: "github-token",
+            severity: Error,
+            literals: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+            regex: r"\A(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})",
+            window: 512,
+            back: false,
+            boundary: true,
+            check: RandomToken,
+        },
+        Rule {
+            id: "stripe-live-key",
+            severity: Error,
+            literals: &["sk_live_", "rk_live_"],
+            regex: r"\A[sr]k_live_[A-Za-z0-9]{20,247}",
+            window: 512,
+            back: false,
+            boundary: true,
+            check: RandomToken,
+        },
+        Rule {
+            id: "slack-token",
+            severity: Error,
+            literals: &["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"],
+            regex: r"\Axox[bpares]-[0-9A-Za-z]{6,}-[0-9A-Za-z-]{10,250}",
+            window: 512,
+            back: false,
+            boundary: true,
+            check: RandomToken,
+        },
         // Browser API keys (Firebase, Maps) are public by design: worth a look, not a failure.
-        Rule { id: "google-api-key", severity: Warning, literals: &["AIza"], regex: r"\AAIza[0-9A-Za-z_-]{35}", window: 512, back: false, boundary: true, check: RandomToken },
-        Rule { id: "openai-key", severity: Error, literals: &["sk-proj-", "sk-svcacct-", "sk-admin-"], regex: r"\Ask-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}", window: 512, back: false, boundary: true, check: RandomToken },
-        Rule { id: "openai-key", severity: Error, literals: &["T3BlbkFJ"], regex: r"sk-[A-Za-z0-9_-]{10,}T3BlbkFJ[A-Za-z0-9_-]{10,}", window: 512, back: true, boundary: true, check: RandomToken },
-        Rule { id: "openrouter-key", severity: Error, literals: &["sk-or-v1-"], regex: r"\Ask-or-v1-[a-f0-9]{64}", window: 512, back: false, boundary: true, check: RandomToken },
-        Rule { id: "anthropic-key", severity: Error, literals: &["sk-ant-"], regex: r"\Ask-ant-[a-z0-9]{2,10}-[A-Za-z0-9_-]{40,}", window: 512, back: false, boundary: true, check: RandomToken },
-        Rule { id: "npm-token", severity: Error, literals: &["npm_"], regex: r"\Anpm_[A-Za-z0-9]{36}", window: 512, back: false, boundary: true, check: RandomToken },
-        Rule { id: "npm-token", severity: Error, literals: &["_authToken"], regex: r#"\A_authToken\s{0,4}=\s{0,4}["']?([^\s"'$\{]{20,})"#, window: 512, back: false, boundary: false, check: RandomToken },
-        Rule { id: "supabase-secret-key", severity: Error, literals: &["sb_secret_"], regex: r"\Asb_secret_[A-Za-z0-9_-]{20,}", window: 512, back: false, boundary: true, check: RandomToken },
-        Rule { id: "supabase-service-role-jwt", severity: Error, literals: &["eyJ"], regex: r"\AeyJ[A-Za-z0-9_-]{8,}\.(eyJ[A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]{16,}", window: WINDOW, back: false, boundary: true, check: ServiceRoleJwt },
+        Rule {
+            id: "google-api-key",
+            severity: Warning,
+            literals: &["AIza"],
+            regex: r"\AAIza[0-9A-Za-z_-]{35}",
+            window: 512,
+            back: false,
+            boundary: true,
+            check: RandomToken,
+        },
+        Rule {
+            id: "openai-key",
+            severity: Error,
+            literals: &["sk-proj-", "sk-svcacct-", "sk-admin-"],
+            regex: r"\Ask-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}",
+            window: 512,
+            back: false,
+            boundary: true,
+            check: RandomToken,
+        },
+        Rule {
+            id: "openai-key",
+            severity: Error,
+            literals: &["T3BlbkFJ"],
+            regex: r"sk-[A-Za-z0-9_-]{10,}T3BlbkFJ[A-Za-z0-9_-]{10,}",
+            window: 512,
+            back: true,
+            boundary: true,
+            check: RandomToken,
+        },
+        Rule {
+            id: "openrouter-key",
+            severity: Error,
+            literals: &["sk-or-v1-"],
+            regex: r"\Ask-or-v1-[a-f0-9]{64}",
+            window: 512,
+            back: false,
+            boundary: true,
+            check: RandomToken,
+        },
+        Rule {
+            id: "anthropic-key",
+            severity: Error,
+            literals: &["sk-ant-"],
+            regex: r"\Ask-ant-[a-z0-9]{2,10}-[A-Za-z0-9_-]{40,}",
+            window: 512,
+            back: false,
+            boundary: true,
+            check: RandomToken,
+        },
+        Rule {
+            id: "npm-token",
+            severity: Error,
+            literals: &["npm_"],
+            regex: r"\Anpm_[A-Za-z0-9]{36}",
+            window: 512,
+            back: false,
+            boundary: true,
+            check: RandomToken,
+        },
+        Rule {
+            id: "npm-token",
+            severity: Error,
+            literals: &["_authToken"],
+            regex: r#"\A_authToken\s{0,4}=\s{0,4}["']?([^\s"'$\{]{20,})"#,
+            window: 512,
+            back: false,
+            boundary: false,
+            check: RandomToken,
+        },
+        Rule {
+            id: "supabase-secret-key",
+            severity: Error,
+            literals: &["sb_secret_"],
+            regex: r"\Asb_secret_[A-Za-z0-9_-]{20,}",
+            window: 512,
+            back: false,
+            boundary: true,
+            check: RandomToken,
+        },
+        Rule {
+            id: "supabase-service-role-jwt",
+            severity: Error,
+            literals: &["eyJ"],
+            regex: r"\AeyJ[A-Za-z0-9_-]{8,}\.(eyJ[A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]{16,}",
+            window: WINDOW,
+            back: false,
+            boundary: true,
+            check: ServiceRoleJwt,
+        },
         Rule {
             id: "generic-secret-assignment",
             severity: Warning,
-            literals: &["password", "Password", "PASSWORD", "passwd", "PASSWD", "secret", "Secret", "SECRET", "token", "Token", "TOKEN", "api_key", "apiKey", "API_KEY", "apikey", "APIKEY"],
+            literals: &[
+                "password", "Password", "PASSWORD", "passwd", "PASSWD", "secret", "Secret", "SECRET", "token", "Token",
+                "TOKEN", "api_key", "apiKey", "API_KEY", "apikey", "APIKEY",
+            ],
             regex: r#"\A(?i:password|passwd|secret|token|api_?key)[A-Za-z0-9_.-]{0,32}["']?[ \t]{0,4}(?::=|=>|=|:)[ \t]{0,4}(?:["'`]|&quot;)?([^\s"'`;,<>(){}\[\]\\&|]{12,128})"#,
-            window: 256, back: false,
+            window: 256,
+            back: false,
             boundary: false,
             check: Assignment,
         },
@@ -150,7 +287,13 @@ impl Rules {
         let generic = rules.iter().position(|r| r.check == Check::Assignment).expect("the table has a generic rule");
         assert_eq!(generic, rules.len() - 1, "the generic rule must come last (pattern ids are shared)");
         let prefix_count = literal_rule.iter().filter(|&&r| r != generic).count();
-        Rules { literals: build(&lits, true), prefixes: build(&lits[..prefix_count], true), rules, regexes, literal_rule }
+        Rules {
+            literals: build(&lits, true),
+            prefixes: build(&lits[..prefix_count], true),
+            rules,
+            regexes,
+            literal_rule,
+        }
     }
 
     /// Is literal `pattern` a keyword of the generic assignment rule?
@@ -218,10 +361,14 @@ fn entropy(v: &[u8]) -> f64 {
         counts[b as usize] += 1;
     }
     let n = v.len() as f64;
-    counts.iter().filter(|&&c| c > 0).map(|&c| {
-        let p = c as f64 / n;
-        -p * p.log2()
-    }).sum()
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 /// Rejects placeholders and documentation examples (`xxxx`, `EXAMPLE`, repeated characters).
@@ -250,14 +397,38 @@ pub(crate) fn plausible_assigned_secret(v: &[u8]) -> bool {
     let Ok(s) = std::str::from_utf8(v) else { return false };
     let lower = s.to_ascii_lowercase();
     const PLACEHOLDERS: &[&str] = &[
-        "example", "changeme", "change_me", "change-me", "placeholder", "your", "xxxx", "****",
-        "dummy", "sample", "redacted", "secret", "password", "token", "process.env", "import.meta",
-        "${", "{{", "%(", "todo", "fixme", "null", "undefined", "localhost",
+        "example",
+        "changeme",
+        "change_me",
+        "change-me",
+        "placeholder",
+        "your",
+        "xxxx",
+        "****",
+        "dummy",
+        "sample",
+        "redacted",
+        "secret",
+        "password",
+        "token",
+        "process.env",
+        "import.meta",
+        "${",
+        "{{",
+        "%(",
+        "todo",
+        "fixme",
+        "null",
+        "undefined",
+        "localhost",
     ];
     if PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
         return false;
     }
-    if s.starts_with(['$', '%', '/', '.', '#', '@', '!', '-', '=', ':']) || lower.starts_with("http") || s.contains("::") {
+    if s.starts_with(['$', '%', '/', '.', '#', '@', '!', '-', '=', ':'])
+        || lower.starts_with("http")
+        || s.contains("::")
+    {
         return false;
     }
     if ["sha1-", "sha256-", "sha384-", "sha512-", "md5-"].iter().any(|p| lower.starts_with(p)) {
@@ -280,7 +451,10 @@ pub(crate) fn plausible_assigned_secret(v: &[u8]) -> bool {
     if identifier && digits < 2 {
         return false;
     }
-    if s.contains('.') && s.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) && digits < 4 {
+    if s.contains('.')
+        && s.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        && digits < 4
+    {
         return false;
     }
     let classes = [digits, lowers, uppers, others].iter().filter(|&&c| c > 0).count();
@@ -291,7 +465,9 @@ pub(crate) fn plausible_assigned_secret(v: &[u8]) -> bool {
 fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
-        && b.iter().enumerate().all(|(i, &c)| if [8, 13, 18, 23].contains(&i) { c == b'-' } else { c.is_ascii_hexdigit() })
+        && b.iter()
+            .enumerate()
+            .all(|(i, &c)| if [8, 13, 18, 23].contains(&i) { c == b'-' } else { c.is_ascii_hexdigit() })
 }
 
 #[cfg(test)]
@@ -341,7 +517,12 @@ mod tests {
     fn service_role_jwt_but_not_anon() {
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let jwt = |role: &str| {
-            format!("{}.{}.{}", b64(r#"{"alg":"HS256","typ":"JWT"}"#), b64(&format!(r#"{{"role":"{role}","iss":"supabase"}}"#)), "c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWc")
+            format!(
+                "{}.{}.{}",
+                b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+                b64(&format!(r#"{{"role":"{role}","iss":"supabase"}}"#)),
+                "c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWc"
+            )
         };
         assert_eq!(first_hit(&jwt("service_role")).map(|h| h.0), Some("supabase-service-role-jwt"));
         assert_eq!(first_hit(&jwt("anon")), None);

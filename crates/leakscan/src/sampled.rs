@@ -82,7 +82,10 @@ impl Sampled {
         while p <= last {
             let g = gram(&hay[p..]);
             let slot = hash(g, self.shift);
-            if self.table[slot as usize >> 6] & (1 << (slot & 63)) != 0 && last_miss != Some(g) && !self.confirm(hay, p, g, slot, &mut f) {
+            if self.table[slot as usize >> 6] & (1 << (slot & 63)) != 0
+                && last_miss != Some(g)
+                && !self.confirm(hay, p, g, slot, &mut f)
+            {
                 last_miss = Some(g);
             }
             p += self.stride;
@@ -138,7 +141,9 @@ mod tests {
             // Needles of mixed lengths over a small alphabet, so they share pieces and
             // overlap each other; one periodic needle.
             let alphabet = if round % 2 == 0 { &b"ab"[..] } else { &b"abcdefghXYZ0189/+="[..] };
-            let mut needles: Vec<Vec<u8>> = (0..1 + next(6)).map(|_| (0..MIN_SAMPLED_LEN + next(40)).map(|_| alphabet[next(alphabet.len())]).collect()).collect();
+            let mut needles: Vec<Vec<u8>> = (0..1 + next(6))
+                .map(|_| (0..MIN_SAMPLED_LEN + next(40)).map(|_| alphabet[next(alphabet.len())]).collect())
+                .collect();
             needles.push(b"abcabcabcabcabcabcabcabcabc".to_vec());
             needles.sort();
             needles.dedup();

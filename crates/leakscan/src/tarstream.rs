@@ -46,7 +46,8 @@ fn checksum_ok(h: &[u8]) -> bool {
 }
 
 fn parse_octal(field: &[u8]) -> Option<u64> {
-    let s: Vec<u8> = field.iter().copied().skip_while(|b| *b == b' ' || *b == 0).take_while(|b| *b != b' ' && *b != 0).collect();
+    let s: Vec<u8> =
+        field.iter().copied().skip_while(|b| *b == b' ' || *b == 0).take_while(|b| *b != b' ' && *b != 0).collect();
     if s.is_empty() {
         return Some(0);
     }
@@ -167,7 +168,8 @@ impl<'r> TarStream<'r> {
                     let _ = long_link.take();
                     let path = pax_path.or(long_name).unwrap_or_else(|| {
                         let name = cstr(&block[..100]);
-                        let prefix = if &block[257..263] == b"ustar\0" { cstr(&block[345..500]) } else { String::new() };
+                        let prefix =
+                            if &block[257..263] == b"ustar\0" { cstr(&block[345..500]) } else { String::new() };
                         if prefix.is_empty() { name } else { format!("{prefix}/{name}") }
                     });
                     let kind = match flag {
@@ -179,7 +181,13 @@ impl<'r> TarStream<'r> {
                     };
                     let size = pax_size.unwrap_or(size);
                     // Links and directories carry no data whatever their size field says.
-                    let data = if matches!(kind, EntryKind::Symlink | EntryKind::Hardlink | EntryKind::Dir) && pax_size.is_none() { 0 } else { size };
+                    let data = if matches!(kind, EntryKind::Symlink | EntryKind::Hardlink | EntryKind::Dir)
+                        && pax_size.is_none()
+                    {
+                        0
+                    } else {
+                        size
+                    };
                     self.remaining = data;
                     self.pad = padding(data);
                     return Ok(Some(TarEntry { path, kind, size: data }));
@@ -289,7 +297,8 @@ mod tests {
         block[124..136].copy_from_slice(b"77777777777\0");
         block[156] = b'L';
         block[257..263].copy_from_slice(b"ustar ");
-        let sum: u64 = block.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as u64 }).sum();
+        let sum: u64 =
+            block.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as u64 }).sum();
         block[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
         let mut r = &block[..];
         assert!(TarStream::new(&mut r).next_entry().is_err());

@@ -134,16 +134,24 @@ pub(crate) struct Walker<'s, 'a> {
 impl<'a> Walker<'_, 'a> {
     /// Scan a file's content: plain bytes are searched; archives and compressed streams are
     /// opened and walked (errors inside them become `unscanned` findings).
-    pub(crate) fn content(&mut self, r: &mut dyn Read, path: &str, depth: u32, make: &dyn Fn(&str) -> Location) -> io::Result<()> {
+    pub(crate) fn content(
+        &mut self,
+        r: &mut dyn Read,
+        path: &str,
+        depth: u32,
+        make: &dyn Fn(&str) -> Location,
+    ) -> io::Result<()> {
         let (format, mut r) = peek(r)?;
         if format == Format::Plain || depth >= self.scanner.limits.max_depth {
             if format != Format::Plain {
-                self.sink.add(Finding::unscanned(make(path), "archive nested deeper than the limit; raw bytes scanned"));
+                self.sink
+                    .add(Finding::unscanned(make(path), "archive nested deeper than the limit; raw bytes scanned"));
             }
             return self.plain(&mut r, path, make);
         }
         if let Err(e) = self.archive(&mut r, format, path, depth, make) {
-            self.sink.add(Finding::unscanned(make(path), format!("{format:?} content could not be read completely: {e}")));
+            self.sink
+                .add(Finding::unscanned(make(path), format!("{format:?} content could not be read completely: {e}")));
         }
         Ok(())
     }
@@ -156,7 +164,14 @@ impl<'a> Walker<'_, 'a> {
         Ok(())
     }
 
-    fn archive(&mut self, r: &mut dyn Read, format: Format, path: &str, depth: u32, make: &dyn Fn(&str) -> Location) -> io::Result<()> {
+    fn archive(
+        &mut self,
+        r: &mut dyn Read,
+        format: Format,
+        path: &str,
+        depth: u32,
+        make: &dyn Fn(&str) -> Location,
+    ) -> io::Result<()> {
         match format {
             Format::Gzip | Format::Zstd => {
                 let mut d = decoder(r, format, self.scanner.limits)?;

@@ -106,7 +106,11 @@ fn deep_nesting_stops_at_the_depth_limit_with_a_finding() {
     }
     let s = scanner(&[("HOSTILE", SECRET)]);
     let report = leakscan::scan_archive_stream(&s, &mut &blob[..], "deep.tar.gz").unwrap();
-    assert!(report.findings.iter().any(|f| f.kind == Kind::Unscanned && f.detail.as_deref().unwrap().contains("deeper")), "{:#?}", report.findings);
+    assert!(
+        report.findings.iter().any(|f| f.kind == Kind::Unscanned && f.detail.as_deref().unwrap().contains("deeper")),
+        "{:#?}",
+        report.findings
+    );
     // Within the limit the secret is found through every level.
     let mut shallow = tar_of(&[("core.txt", format!("k={SECRET}").as_bytes())]);
     shallow = tar_of(&[("in.tar.gz", &gzip(&shallow)[..])]);
@@ -119,7 +123,12 @@ fn garbage_is_an_error_or_nothing_never_a_panic() {
     let s = scanner(&[("HOSTILE", SECRET)]);
     let mut x: u32 = 7;
     for len in [0usize, 1, 2, 4, 511, 512, 513, 4096] {
-        let junk: Vec<u8> = (0..len).map(|_| { x = x.wrapping_mul(1_103_515_245).wrapping_add(12345); (x >> 16) as u8 }).collect();
+        let junk: Vec<u8> = (0..len)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 16) as u8
+            })
+            .collect();
         let _ = leakscan::scan_image_stream(&s, &mut &junk[..]);
         let _ = leakscan::scan_archive_stream(&s, &mut &junk[..], "junk");
         let mut with_magic = vec![0x1f, 0x8b];

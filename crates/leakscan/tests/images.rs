@@ -23,20 +23,34 @@ const GH_TOKEN: &str = "ghp_4fK9qL2mZx8Rt7Vb1Nc6Hw3Jd5Sa0Ye2Pu9o";
 
 fn known() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("RAW", RAW), ("B64", B64), ("B64URL", B64URL), ("HEX", HEX), ("HEXUP", HEXUP), ("URLENC", URLENC),
-        ("JSON", JSON), ("DELETED", DELETED), ("OPAQUE", OPAQUE), ("ENV", ENV), ("LABEL", LABEL),
-        ("HISTORY", HISTORY), ("NESTED", NESTED),
+        ("RAW", RAW),
+        ("B64", B64),
+        ("B64URL", B64URL),
+        ("HEX", HEX),
+        ("HEXUP", HEXUP),
+        ("URLENC", URLENC),
+        ("JSON", JSON),
+        ("DELETED", DELETED),
+        ("OPAQUE", OPAQUE),
+        ("ENV", ENV),
+        ("LABEL", LABEL),
+        ("HISTORY", HISTORY),
+        ("NESTED", NESTED),
     ]
 }
 
 fn private_key() -> Vec<u8> {
     let body = b64(&(0..600u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>());
     let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
-    format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n", lines.join("\n")).into_bytes()
+    format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n-----END OPENSSH PRIVATE KEY-----\n", lines.join("\n"))
+        .into_bytes()
 }
 
 fn leaky_spec() -> ImageSpec<'static> {
-    let url_encoded: String = URLENC.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let url_encoded: String = URLENC
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
     let json_escaped = JSON.replace('\\', "\\\\").replace('"', "\\\"");
     let nested = gzip(&tar_of(&[("inner/secret.txt", format!("k={NESTED}\n").as_bytes())]));
     let layer0 = vec![
@@ -76,7 +90,9 @@ fn leaky_spec() -> ImageSpec<'static> {
 }
 
 fn find<'a>(fs: &'a [Finding], variable: &str) -> &'a Finding {
-    fs.iter().find(|f| f.variable.as_deref() == Some(variable)).unwrap_or_else(|| panic!("no finding for {variable}: {fs:#?}"))
+    fs.iter()
+        .find(|f| f.variable.as_deref() == Some(variable))
+        .unwrap_or_else(|| panic!("no finding for {variable}: {fs:#?}"))
 }
 
 fn assert_layer(f: &Finding, index: usize, path: &str, deleted: bool) {
@@ -109,7 +125,8 @@ fn check_leaky(fs: &[Finding]) {
     assert_eq!(find(fs, "ENV").location, Location::Config { field: "config Env".into() });
     assert_eq!(find(fs, "LABEL").location, Location::Config { field: "config Labels".into() });
     assert_eq!(find(fs, "HISTORY").location, Location::Config { field: "history[2]".into() });
-    let rule = |id: &str| fs.iter().find(|f| f.rule.as_deref() == Some(id)).unwrap_or_else(|| panic!("no {id}: {fs:#?}"));
+    let rule =
+        |id: &str| fs.iter().find(|f| f.rule.as_deref() == Some(id)).unwrap_or_else(|| panic!("no {id}: {fs:#?}"));
     assert_eq!(rule("github-token").location, Location::Config { field: "config Cmd".into() });
     assert_layer(rule("private-key"), 2, "root/.ssh/id_ed25519", false);
     assert!(fs.iter().all(|f| f.kind != Kind::Unscanned), "{fs:#?}");
@@ -177,12 +194,14 @@ fn clean_spec() -> ImageSpec<'static> {
     }
     js.push_str(&format!("const supabaseAnonKey=\"{anon}\";"));
     let mut x: u64 = 0x1234_5678;
-    let binary: Vec<u8> = (0..300_000).map(|_| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x >> 24) as u8
-    }).collect();
+    let binary: Vec<u8> = (0..300_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
     let layer0 = vec![
         ("app/package-lock.json", serde_json::to_vec_pretty(&lock).unwrap()),
         ("app/dist/assets/index-3f7a9c.js", js.into_bytes()),
@@ -209,8 +228,13 @@ fn clean_images_give_no_findings_in_either_layout() {
 
 #[test]
 fn allowlist_by_path_glob_drops_the_finding() {
-    let allow = leakscan::Allowlist::parse("[[allow]]\nrule = \"private-key\"\npath = \"root/.ssh/*\"\nreason = \"fixture\"\n").unwrap();
-    let kv = known().iter().map(|(k, v)| leakscan::KnownValue { variable: k.to_string(), value: v.as_bytes().to_vec() }).collect();
+    let allow =
+        leakscan::Allowlist::parse("[[allow]]\nrule = \"private-key\"\npath = \"root/.ssh/*\"\nreason = \"fixture\"\n")
+            .unwrap();
+    let kv = known()
+        .iter()
+        .map(|(k, v)| leakscan::KnownValue { variable: k.to_string(), value: v.as_bytes().to_vec() })
+        .collect();
     let s = leakscan::Scanner::new(leakscan::Needles::build(kv, &allow), allow);
     let report = leakscan::scan_image_stream(&s, &mut &docker_save(&leaky_spec())[..]).unwrap();
     assert!(report.findings.iter().all(|f| f.rule.as_deref() != Some("private-key")));

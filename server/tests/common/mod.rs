@@ -12,10 +12,7 @@ pub const OPENROUTER_API_KEY: &str = "sk-or-canary-openrouter-0f9e8d7c6b5a";
 pub const CANARIES: &[&str] = &[JWT_SECRET, POSTGRES_PASSWORD, OPENROUTER_API_KEY, "canary"];
 
 pub fn anon_key(secret: &str) -> String {
-    jwt::sign_hs256(
-        &serde_json::json!({"role": "anon", "iss": "supabase", "exp": 4_000_000_000u64}),
-        secret.as_bytes(),
-    )
+    jwt::sign_hs256(&serde_json::json!({"role": "anon", "iss": "supabase", "exp": 4_000_000_000u64}), secret.as_bytes())
 }
 
 pub fn service_role_key(secret: &str) -> String {
@@ -36,18 +33,9 @@ pub fn production_vars() -> Vec<(&'static str, String)> {
         ("JWT_SECRET", JWT_SECRET.into()),
         ("SUPABASE_SERVICE_ROLE_KEY", service_role_key(JWT_SECRET)),
         ("OPENROUTER_API_KEY", OPENROUTER_API_KEY.into()),
-        (
-            "DATABASE_URL",
-            format!("postgres://app:{POSTGRES_PASSWORD}@db:5432/app"),
-        ),
-        (
-            "ANTHROPIC_API_KEY",
-            "sk-ant-canary-anthropic-00112233".into(),
-        ),
-        (
-            "SENTRY_DSN",
-            "https://canarykey@o0.ingest.example.io/1".into(),
-        ),
+        ("DATABASE_URL", format!("postgres://app:{POSTGRES_PASSWORD}@db:5432/app")),
+        ("ANTHROPIC_API_KEY", "sk-ant-canary-anthropic-00112233".into()),
+        ("SENTRY_DSN", "https://canarykey@o0.ingest.example.io/1".into()),
     ]
 }
 

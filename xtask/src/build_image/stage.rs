@@ -17,12 +17,25 @@ pub struct StagedContext {
 /// `deploy/.dockerignore` exists), `server` (0755) and `public/**`.
 pub fn stage_context(dockerfile: &Path, server_binary: &Path, dist: &Path) -> anyhow::Result<StagedContext> {
     let mut entries = vec![
-        ("Dockerfile".to_string(), 0o644, std::fs::read(dockerfile).with_context(|| format!("read {}", dockerfile.display()))?),
-        ("server".to_string(), 0o755, std::fs::read(server_binary).with_context(|| format!("read the server binary {}", server_binary.display()))?),
+        (
+            "Dockerfile".to_string(),
+            0o644,
+            std::fs::read(dockerfile).with_context(|| format!("read {}", dockerfile.display()))?,
+        ),
+        (
+            "server".to_string(),
+            0o755,
+            std::fs::read(server_binary)
+                .with_context(|| format!("read the server binary {}", server_binary.display()))?,
+        ),
     ];
     // deploy/.dockerignore travels along (it denies everything else), when the project has one.
     if let Some(ignore) = dockerfile.parent().map(|d| d.join(".dockerignore")).filter(|p| p.is_file()) {
-        entries.push((".dockerignore".to_string(), 0o644, std::fs::read(&ignore).with_context(|| format!("read {}", ignore.display()))?));
+        entries.push((
+            ".dockerignore".to_string(),
+            0o644,
+            std::fs::read(&ignore).with_context(|| format!("read {}", ignore.display()))?,
+        ));
     }
     add_dir(dist, dist, &mut entries).with_context(|| format!("read the frontend build {}", dist.display()))?;
     let paths = entries.iter().map(|e| e.0.clone()).collect();

@@ -5,8 +5,8 @@ use super::{BuildOptions, BuildOutcome, Stage, Timer, stage_context};
 use crate::docker::{BuildRequest, ImageEngine};
 use crate::{dockerfile_lint, frontend, verify_image};
 use anyhow::Context;
-use envfile::env::Env;
 use envfile::Severity;
+use envfile::env::Env;
 use envfile::{Plane, Schema, Secret};
 use leakscan::KnownValue;
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,7 +15,11 @@ use std::path::{Path, PathBuf};
 /// The target the server is linked for: static glibc, so it runs in a busybox or scratch image.
 pub const SERVER_TARGET: &str = "x86_64-unknown-linux-gnu";
 
-pub(super) fn run(opts: &BuildOptions, engine: &dyn ImageEngine, progress: &mut dyn FnMut(&str)) -> anyhow::Result<BuildOutcome> {
+pub(super) fn run(
+    opts: &BuildOptions,
+    engine: &dyn ImageEngine,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<BuildOutcome> {
     let mut out = BuildOutcome { tag: opts.tag.clone(), ..Default::default() };
     let mut steps = Vec::new();
     let result = run_steps(opts, engine, progress, &mut out, &mut Timer { steps: &mut steps });
@@ -50,8 +54,11 @@ fn run_steps(
         .filter(|v| schema.get(&v.name).is_some_and(|s| s.plane == Plane::Public))
         .map(|v| (v.name.clone(), v.value.expose().to_string()))
         .collect();
-    let other_vite: Vec<String> = env.iter().map(|v| v.name.clone()).filter(|n| n.starts_with("VITE_") && !public.contains_key(n)).collect();
-    let plan = match t.time("frontend-check", true, || frontend::plan(&opts.root.join("web"), &schema, &public, &other_vite, &opts.builder_env)) {
+    let other_vite: Vec<String> =
+        env.iter().map(|v| v.name.clone()).filter(|n| n.starts_with("VITE_") && !public.contains_key(n)).collect();
+    let plan = match t.time("frontend-check", true, || {
+        frontend::plan(&opts.root.join("web"), &schema, &public, &other_vite, &opts.builder_env)
+    }) {
         Ok(plan) => plan,
         Err(refusals) => {
             out.frontend_refusals = refusals;
@@ -61,7 +68,9 @@ fn run_steps(
     };
     t.time("frontend-build", false, || frontend::build(&plan, progress))?;
     progress("scan the frontend bundle");
-    let report = t.time("dist-scan", true, || leakscan::scan_dir(&scanner, &plan.dist_dir)).context("scan the frontend bundle")?;
+    let report = t
+        .time("dist-scan", true, || leakscan::scan_dir(&scanner, &plan.dist_dir))
+        .context("scan the frontend bundle")?;
     let leak = report.has_errors();
     out.dist_findings = report.findings;
     if leak {
@@ -72,9 +81,11 @@ fn run_steps(
     progress("lint deploy/Dockerfile");
     let dockerfile = opts.root.join("deploy/Dockerfile");
     let text = std::fs::read_to_string(&dockerfile).with_context(|| format!("read {}", dockerfile.display()))?;
-    let secret_names: BTreeSet<String> = schema.vars.iter().filter(|v| v.plane.is_secret()).map(|v| v.name.clone()).collect();
+    let secret_names: BTreeSet<String> =
+        schema.vars.iter().filter(|v| v.plane.is_secret()).map(|v| v.name.clone()).collect();
     let lint = t.time("lint", true, || -> anyhow::Result<_> {
-        let risky = dockerfile_lint::risky_context_files(&opts.root).context("list the project files a `docker build .` would send")?;
+        let risky = dockerfile_lint::risky_context_files(&opts.root)
+            .context("list the project files a `docker build .` would send")?;
         Ok(dockerfile_lint::lint(&text, &secret_names, &risky))
     })?;
     let bad = lint.iter().any(|f| f.severity == dockerfile_lint::Severity::Error);
@@ -137,7 +148,9 @@ fn verify_env(opts: &BuildOptions) -> anyhow::Result<(Env, Vec<envfile::Finding>
 
 /// `secrets/<name>.txt` or `secrets/<name>` when it exists.
 fn secret_file(root: &Path, name: &str) -> Option<PathBuf> {
-    [root.join("secrets").join(format!("{name}.txt")), root.join("secrets").join(name)].into_iter().find(|p| p.is_file())
+    [root.join("secrets").join(format!("{name}.txt")), root.join("secrets").join(name)]
+        .into_iter()
+        .find(|p| p.is_file())
 }
 
 /// Build secrets by mount id (`npm_token`): from the builder's environment, else
@@ -148,10 +161,9 @@ pub fn build_secrets(schema: &Schema, root: &Path, builder_env: &BTreeMap<String
         .in_plane(Plane::BuildSecret)
         .filter_map(|v| {
             let id = v.secret_file_name();
-            let value = builder_env
-                .get(&v.name)
-                .cloned()
-                .or_else(|| secret_file(root, &id).and_then(|p| std::fs::read_to_string(p).ok()).map(|s| s.trim_end().to_string()))?;
+            let value = builder_env.get(&v.name).cloned().or_else(|| {
+                secret_file(root, &id).and_then(|p| std::fs::read_to_string(p).ok()).map(|s| s.trim_end().to_string())
+            })?;
             (!value.is_empty()).then(|| (id, Secret::new(value)))
         })
         .collect()
@@ -202,7 +214,10 @@ fn labels(root: &Path) -> BTreeMap<String, String> {
         (out.status.success() && !s.is_empty()).then_some(s)
     };
     let mut l = BTreeMap::new();
-    l.insert("org.opencontainers.image.revision".into(), git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()));
+    l.insert(
+        "org.opencontainers.image.revision".into(),
+        git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
+    );
     l.insert("org.opencontainers.image.created".into(), rfc3339_now());
     let source = git(&["config", "--get", "remote.origin.url"]).unwrap_or_else(|| root.display().to_string());
     // A remote URL can carry credentials (https://user:token@host/...): keep only the host part.
@@ -252,14 +267,22 @@ mod tests {
     fn fake(export: Vec<u8>) -> FakeEngine {
         FakeEngine {
             export_tar: std::sync::Arc::new(export),
-            info: Some(ImageInfo { id: "sha256:abc".into(), size: 1, tags: vec!["app:1".into()], labels: BTreeMap::new() }),
+            info: Some(ImageInfo {
+                id: "sha256:abc".into(),
+                size: 1,
+                tags: vec!["app:1".into()],
+                labels: BTreeMap::new(),
+            }),
             ..Default::default()
         }
     }
 
     fn run_image_stage(engine: &FakeEngine) -> (anyhow::Result<()>, BuildOutcome) {
         let scanner = leakscan::Scanner::new(
-            leakscan::Needles::build(vec![KnownValue { variable: "NPM_TOKEN".into(), value: CANARY.into() }], &Default::default()),
+            leakscan::Needles::build(
+                vec![KnownValue { variable: "NPM_TOKEN".into(), value: CANARY.into() }],
+                &Default::default(),
+            ),
             Default::default(),
         );
         let request = BuildRequest {
@@ -280,10 +303,18 @@ mod tests {
         r.unwrap();
         assert_eq!(out.refused_at, Some(Stage::ImageScan));
         let calls = engine.calls();
-        assert!(matches!(&calls[0], Call::Build { secret_ids, build_args, .. } if secret_ids == &["npm_token"] && build_args.is_empty()));
-        assert_eq!(&calls[1..], [Call::Inspect("app:1".into()), Call::Export("app:1".into()), Call::Remove("app:1".into())]);
+        assert!(
+            matches!(&calls[0], Call::Build { secret_ids, build_args, .. } if secret_ids == &["npm_token"] && build_args.is_empty())
+        );
+        assert_eq!(
+            &calls[1..],
+            [Call::Inspect("app:1".into()), Call::Export("app:1".into()), Call::Remove("app:1".into())]
+        );
         let f = &out.image.as_ref().unwrap().findings;
-        assert!(f.iter().any(|f| f.variable.as_deref() == Some("NPM_TOKEN") && f.location.path() == "root/.npmrc"), "{f:?}");
+        assert!(
+            f.iter().any(|f| f.variable.as_deref() == Some("NPM_TOKEN") && f.location.path() == "root/.npmrc"),
+            "{f:?}"
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@ fn cell(s: &str) -> String {
 
 fn matrix(schema: &Schema, out: &mut String) {
     out.push_str("## Matrix\n\n");
-    out.push_str("| Variable | Plane | Dev value | Production value | Build-time? | Required | How to generate | Rotation |\n");
+    out.push_str(
+        "| Variable | Plane | Dev value | Production value | Build-time? | Required | How to generate | Rotation |\n",
+    );
     out.push_str("|---|---|---|---|---|---|---|---|\n");
     for v in &schema.vars {
         let dev = match (&v.dev, v.plane.is_secret() || v.generator.is_some()) {
@@ -90,11 +92,16 @@ fn planes(schema: &Schema, out: &mut String) {
                 let _ = write!(out, " At least {m} random bytes.");
             }
             if v.plane.is_secret() {
-                let _ = write!(out, " Delivered by {}.", match v.delivery {
-                    envfile::Delivery::EnvFile => "compose `env_file:`".to_string(),
-                    envfile::Delivery::File => format!("a secret file at `/run/secrets/{}`", v.secret_file_name()),
-                    envfile::Delivery::Buildkit => format!("a BuildKit secret mount (`secrets/{}.txt`)", v.secret_file_name()),
-                });
+                let _ = write!(
+                    out,
+                    " Delivered by {}.",
+                    match v.delivery {
+                        envfile::Delivery::EnvFile => "compose `env_file:`".to_string(),
+                        envfile::Delivery::File => format!("a secret file at `/run/secrets/{}`", v.secret_file_name()),
+                        envfile::Delivery::Buildkit =>
+                            format!("a BuildKit secret mount (`secrets/{}.txt`)", v.secret_file_name()),
+                    }
+                );
             }
             if !v.derived_from.is_empty() {
                 let _ = write!(out, " Derived from {} (a copy is not reuse).", v.derived_from.join(", "));

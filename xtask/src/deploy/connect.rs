@@ -29,11 +29,8 @@ fn connection(root: &Path, target: &Target) -> anyhow::Result<Ssh> {
             Ssh { config: Some(config), ..Ssh::new("vps") }
         }
         Connection::Alias { alias } => Ssh::new(alias.clone()),
-        Connection::Direct { host, user, port, key } => Ssh {
-            user: user.clone(),
-            port: *port,
-            identity: key.clone(),
-            ..Ssh::new(host.clone())
-        },
+        Connection::Direct { host, user, port, key } => {
+            Ssh { user: user.clone(), port: *port, identity: key.clone(), ..Ssh::new(host.clone()) }
+        }
     })
 }

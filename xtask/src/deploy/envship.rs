@@ -4,8 +4,8 @@
 
 use super::plan::EnvSummary;
 use anyhow::{Context, bail};
-use envfile::schema::{Delivery, Plane, Schema};
 use envfile::Secret;
+use envfile::schema::{Delivery, Plane, Schema};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -36,15 +36,16 @@ fn line(name: &str, value: &Secret) -> anyhow::Result<String> {
     } else if !v.contains(['\'', '\n', '\r']) {
         Ok(format!("{name}='{v}'\n"))
     } else {
-        bail!("{name}: the value holds a quote or newline that Compose v1 and v2 read differently; regenerate it (`cargo xtask secrets gen`)")
+        bail!(
+            "{name}: the value holds a quote or newline that Compose v1 and v2 read differently; regenerate it (`cargo xtask secrets gen`)"
+        )
     }
 }
 
 /// Split the local env file (and `secrets/<name>.txt` beside it or in the project, for file
 /// secrets missing from it; that is where `secrets gen` writes them) into what ships.
 pub fn prepare(schema: &Schema, env_path: &Path, root: &Path) -> anyhow::Result<Shipment> {
-    let text = std::fs::read_to_string(env_path)
-        .with_context(|| format!("read env file {}", env_path.display()))?;
+    let text = std::fs::read_to_string(env_path).with_context(|| format!("read env file {}", env_path.display()))?;
     let pairs = read_pairs(&text).with_context(|| format!("parse env file {}", env_path.display()))?;
     let secrets_dirs = [env_path.parent().unwrap_or(Path::new(".")).join("secrets"), root.join("secrets")];
     let mut ship = Shipment::default();

@@ -44,29 +44,69 @@ pub enum Content {
     ComposeFile,
     /// `.env` for Compose interpolation: APP_IMAGE and APP_PORT, no secret.
     Interpolation,
-    EnvFile { vars: Vec<String> },
-    SecretFile { var: String },
+    EnvFile {
+        vars: Vec<String>,
+    },
+    SecretFile {
+        var: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum Step {
-    VerifyEnv { env_file: PathBuf },
-    VerifyImage { image: String },
-    Lock { dir: String, stale_after_secs: u64, wait_secs: Option<u64> },
-    MakeRelease { dir: String },
-    Upload { path: String, mode: String, content: Content },
-    ShipImage { image_id: String, skip_if_present: bool },
+    VerifyEnv {
+        env_file: PathBuf,
+    },
+    VerifyImage {
+        image: String,
+    },
+    Lock {
+        dir: String,
+        stale_after_secs: u64,
+        wait_secs: Option<u64>,
+    },
+    MakeRelease {
+        dir: String,
+    },
+    Upload {
+        path: String,
+        mode: String,
+        content: Content,
+    },
+    ShipImage {
+        image_id: String,
+        skip_if_present: bool,
+    },
     /// Through the target's registry instead of ssh: push `reference` locally, `docker pull`
     /// it on the server, and check the pulled ID is `image_id`.
-    PushPull { reference: String, image_id: String, skip_if_present: bool },
-    ComposeUp { dir: String, project: String },
-    HealthGate { url: String, timeout_secs: u64 },
+    PushPull {
+        reference: String,
+        image_id: String,
+        skip_if_present: bool,
+    },
+    ComposeUp {
+        dir: String,
+        project: String,
+    },
+    HealthGate {
+        url: String,
+        timeout_secs: u64,
+    },
     /// On success only; on failure the previous release is brought back up instead.
-    PointCurrent { link: String, release: String },
-    Prune { keep: usize },
-    Audit { log: String },
-    Unlock { dir: String },
+    PointCurrent {
+        link: String,
+        release: String,
+    },
+    Prune {
+        keep: usize,
+    },
+    Audit {
+        log: String,
+    },
+    Unlock {
+        dir: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -2,10 +2,10 @@
 
 use super::plan::{LOCK_STALE_SECS, audit_log, lock_dir};
 use super::scripts;
-use crate::remote::Remote;
 use super::targets::{Target, Targets};
 use crate::cli::Global;
 use crate::output::{Format, Status, print_json};
+use crate::remote::Remote;
 use anyhow::{Context, bail};
 use serde::Serialize;
 
@@ -57,12 +57,22 @@ impl Args {
 }
 
 /// Point the target back at a kept release, under the deploy lock.
-pub fn rollback(server: &dyn Remote, t: &Target, to: Option<&str>, who: &str, when: &str) -> anyhow::Result<RollbackOutcome> {
+pub fn rollback(
+    server: &dyn Remote,
+    t: &Target,
+    to: Option<&str>,
+    who: &str,
+    when: &str,
+) -> anyhow::Result<RollbackOutcome> {
     let lock = lock_dir(&t.app_dir);
     let token = format!("{}-rollback-{when}", std::process::id());
-    let out = server.run(&scripts::lock(&lock, &format!("{who} pid {}", std::process::id()), &token, LOCK_STALE_SECS, 0))?;
+    let out =
+        server.run(&scripts::lock(&lock, &format!("{who} pid {}", std::process::id()), &token, LOCK_STALE_SECS, 0))?;
     if !out.success() {
-        bail!("another deploy holds the lock {lock} ({}); wait for it, then roll back", out.stdout_text().lines().next().unwrap_or("unknown"));
+        bail!(
+            "another deploy holds the lock {lock} ({}); wait for it, then roll back",
+            out.stdout_text().lines().next().unwrap_or("unknown")
+        );
     }
     let result = locked(server, t, to);
     let line = match &result {
@@ -76,7 +86,8 @@ pub fn rollback(server: &dyn Remote, t: &Target, to: Option<&str>, who: &str, wh
 
 fn locked(server: &dyn Remote, t: &Target, to: Option<&str>) -> anyhow::Result<RollbackOutcome> {
     let current = server.run(&scripts::current_release(&t.app_dir))?.stdout_text().trim().to_string();
-    let releases: Vec<String> = server.run(&scripts::list_releases(&t.app_dir))?.stdout_text().lines().map(str::to_string).collect();
+    let releases: Vec<String> =
+        server.run(&scripts::list_releases(&t.app_dir))?.stdout_text().lines().map(str::to_string).collect();
     let to = match to {
         Some(r) if releases.iter().any(|x| x == r) => r.to_string(),
         Some(r) => bail!("no release {r} on the server; kept releases: {}", releases.join(", ")),
@@ -90,7 +101,8 @@ fn locked(server: &dyn Remote, t: &Target, to: Option<&str>) -> anyhow::Result<R
     };
     let dir = format!("{}/releases/{to}", t.app_dir);
     let up = server.run(&scripts::compose_up(&dir, &t.project)).context("compose up the release")?;
-    let healthy = up.success() && server.run(&scripts::health_gate(&dir, &t.project, "", &t.health_url, t.health_timeout_secs))?.success();
+    let healthy = up.success()
+        && server.run(&scripts::health_gate(&dir, &t.project, "", &t.health_url, t.health_timeout_secs))?.success();
     if healthy {
         server.run(&scripts::point_current(&t.app_dir, &to))?;
     }

@@ -76,10 +76,7 @@ pub fn break_lock(dir: &str) -> String {
 
 /// Make the release directory (must not exist) with a private `secrets/` inside.
 pub fn make_release(dir: &str) -> String {
-    format!(
-        "set -eu\numask 022\nmkdir -p \"$(dirname {d})\"\nmkdir {d}\nmkdir -m 700 {d}/secrets\n",
-        d = q(dir)
-    )
+    format!("set -eu\numask 022\nmkdir -p \"$(dirname {d})\"\nmkdir {d}\nmkdir -m 700 {d}/secrets\n", d = q(dir))
 }
 
 /// The secret files go to the container's uid: Compose v1 bind-mounts `file:` secrets with
@@ -114,12 +111,7 @@ pub fn tag_image(id: &str, tag: &str) -> String {
 /// `compose up -d` in a release directory. The project name is fixed so every release
 /// replaces the same containers.
 pub fn compose_up(dir: &str, project: &str) -> String {
-    format!(
-        "set -eu\n{}cd {}\ncompose -p {} up -d --remove-orphans 2>&1\n",
-        compose_fn(),
-        q(dir),
-        q(project)
-    )
+    format!("set -eu\n{}cd {}\ncompose -p {} up -d --remove-orphans 2>&1\n", compose_fn(), q(dir), q(project))
 }
 
 /// Wait until the web container runs the expected image and the health URL answers, both
@@ -247,12 +239,7 @@ mod tests {
             audit("/srv/app/deploy.log", "2026 ok"),
             status("/srv/app", "app"),
         ] {
-            let out = std::process::Command::new("sh")
-                .arg("-n")
-                .arg("-c")
-                .arg(&script)
-                .output()
-                .expect("sh runs");
+            let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(&script).output().expect("sh runs");
             assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
         }
     }

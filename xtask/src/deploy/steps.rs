@@ -4,8 +4,8 @@
 use super::envship::{Shipment, mask_all};
 use super::plan::{Content, Plan, Step, audit_log, lock_dir};
 use super::scripts;
-use crate::remote::Remote;
 use crate::compose::APP_UID;
+use crate::remote::Remote;
 use anyhow::{Context, bail};
 use serde::Serialize;
 use std::io::Read;
@@ -56,11 +56,17 @@ pub struct Payload<'a> {
 /// keeps naming its own image after the build tag moves on.
 pub fn release_tag(plan: &Plan) -> String {
     let repo = plan.image.tag.rsplit_once(':').map(|(r, _)| r).unwrap_or(&plan.image.tag);
-    let repo = if repo.contains('/') && repo.rsplit_once('/').is_some_and(|(_, last)| last.is_empty()) { "app" } else { repo };
+    let repo =
+        if repo.contains('/') && repo.rsplit_once('/').is_some_and(|(_, last)| last.is_empty()) { "app" } else { repo };
     format!("{repo}:{}", plan.image.short_id())
 }
 
-pub fn execute(server: &dyn Remote, plan: &Plan, p: Payload<'_>, progress: &mut dyn FnMut(&str)) -> anyhow::Result<Outcome> {
+pub fn execute(
+    server: &dyn Remote,
+    plan: &Plan,
+    p: Payload<'_>,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Outcome> {
     let token = format!("{}-{}-{}", p.pid, plan.release, p.when);
     acquire_lock(server, plan, &p, &token, progress)?;
     let result = locked(server, plan, &p, progress);
@@ -75,7 +81,8 @@ pub fn execute(server: &dyn Remote, plan: &Plan, p: Payload<'_>, progress: &mut 
     // The audit line and the unlock are attempted whatever happened; a cut link gets a few
     // retries so the lock does not outlive the deploy that took it.
     let audit = retry(|| run_ok(server, &scripts::audit(&audit_log(&plan.app_dir), &line), "append to the audit log"));
-    let unlock = retry(|| run_ok(server, &scripts::unlock(&lock_dir(&plan.app_dir), &token), "release the deploy lock"));
+    let unlock =
+        retry(|| run_ok(server, &scripts::unlock(&lock_dir(&plan.app_dir), &token), "release the deploy lock"));
     progress(&format!("unlock {}", lock_dir(&plan.app_dir)));
     let outcome = result?;
     audit?;
@@ -104,8 +111,16 @@ fn run_ok(server: &dyn Remote, script: &str, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn acquire_lock(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, token: &str, progress: &mut dyn FnMut(&str)) -> anyhow::Result<()> {
-    let Some(Step::Lock { dir, stale_after_secs, wait_secs }) = plan.steps.iter().find(|s| matches!(s, Step::Lock { .. })) else {
+fn acquire_lock(
+    server: &dyn Remote,
+    plan: &Plan,
+    p: &Payload<'_>,
+    token: &str,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
+    let Some(Step::Lock { dir, stale_after_secs, wait_secs }) =
+        plan.steps.iter().find(|s| matches!(s, Step::Lock { .. }))
+    else {
         bail!("the plan has no lock step");
     };
     let holder = format!("{} pid {}", p.who, p.pid);
@@ -143,8 +158,18 @@ fn holder_is_dead(held_by: &str, who: &str) -> bool {
     holder_who == who && pid.parse::<u32>().is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
 }
 
-fn locked(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, progress: &mut dyn FnMut(&str)) -> anyhow::Result<Outcome> {
-    let previous = server.run(&scripts::current_release(&plan.app_dir)).context("read the current release")?.stdout_text().trim().to_string();
+fn locked(
+    server: &dyn Remote,
+    plan: &Plan,
+    p: &Payload<'_>,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Outcome> {
+    let previous = server
+        .run(&scripts::current_release(&plan.app_dir))
+        .context("read the current release")?
+        .stdout_text()
+        .trim()
+        .to_string();
     let previous = (!previous.is_empty()).then_some(previous);
     let mut outcome = Outcome {
         result: Result_::Failed,
@@ -168,24 +193,41 @@ fn locked(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, progress: &mut dyn 
     if healthy {
         run_ok(server, &scripts::point_current(&plan.app_dir, &plan.release), "point current at the release")?;
         progress(&format!("current -> {}", plan.release));
-        let keep = plan.steps.iter().find_map(|s| match s { Step::Prune { keep } => Some(*keep), _ => None }).unwrap_or(5);
+        let keep = plan
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Prune { keep } => Some(*keep),
+                _ => None,
+            })
+            .unwrap_or(5);
         let pruned = server.run(&scripts::prune(&plan.app_dir, keep)).context("prune old releases")?;
         outcome.pruned = pruned.stdout_text().lines().map(str::to_string).collect();
         progress(&format!("pruned {} old release(s)", outcome.pruned.len()));
         outcome.result = Result_::Deployed;
         return Ok(outcome);
     }
-    let logs = server.run(&scripts::last_logs(&plan.release_dir, &plan.project, 30)).map(|o| o.stdout_text()).unwrap_or_default();
+    let logs = server
+        .run(&scripts::last_logs(&plan.release_dir, &plan.project, 30))
+        .map(|o| o.stdout_text())
+        .unwrap_or_default();
     let logs = if up.success() { logs } else { format!("{}\n{}", up.stdout_text(), logs) };
     outcome.logs = Some(mask_all(&logs, &p.shipment.secret_values));
     outcome.result = rollback(server, plan, previous.as_deref(), progress)?;
     Ok(outcome)
 }
 
-fn prepare(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, outcome: &mut Outcome, progress: &mut dyn FnMut(&str)) -> anyhow::Result<()> {
+fn prepare(
+    server: &dyn Remote,
+    plan: &Plan,
+    p: &Payload<'_>,
+    outcome: &mut Outcome,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
     run_ok(server, &scripts::make_release(&plan.release_dir), "make the release directory")?;
     progress(&format!("release dir {}", plan.release_dir));
-    let interpolation = format!("APP_IMAGE={}\nAPP_PORT={}\nCOMPOSE_PROJECT_NAME={}\n", release_tag(plan), plan.app_port, plan.project);
+    let interpolation =
+        format!("APP_IMAGE={}\nAPP_PORT={}\nCOMPOSE_PROJECT_NAME={}\n", release_tag(plan), plan.app_port, plan.project);
     for step in &plan.steps {
         let Step::Upload { path, mode, content } = step else { continue };
         let mode = u32::from_str_radix(mode, 8).context("upload mode")?;
@@ -209,7 +251,10 @@ fn prepare(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, outcome: &mut Outc
     let present = server.run(&scripts::has_image(&plan.image.id)).context("look for the image on the server")?;
     if present.stdout_text().trim() == plan.image.id {
         progress(&format!("image {} already on the server: not sent", plan.image.short_id()));
-    } else if let Some(reference) = plan.steps.iter().find_map(|s| match s { Step::PushPull { reference, .. } => Some(reference), _ => None }) {
+    } else if let Some(reference) = plan.steps.iter().find_map(|s| match s {
+        Step::PushPull { reference, .. } => Some(reference),
+        _ => None,
+    }) {
         pull(server, plan, p, reference, progress)?;
         // Sent, through the registry: no bytes crossed ssh, so image_bytes stays 0.
         outcome.image_sent = true;
@@ -217,7 +262,10 @@ fn prepare(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, outcome: &mut Outc
         progress(&format!("shipping image {} (docker save | ssh docker load)", plan.image.short_id()));
         let mut tar = (p.image)().context("export the image from the local engine")?;
         let mut counted = Counting { inner: &mut tar, n: 0 };
-        server.stream_stdin("docker load", &mut counted).context("ship the image over ssh")?.check("docker load on the server")?;
+        server
+            .stream_stdin("docker load", &mut counted)
+            .context("ship the image over ssh")?
+            .check("docker load on the server")?;
         outcome.image_bytes = counted.n;
         outcome.image_sent = true;
         progress(&format!("image sent: {} bytes", outcome.image_bytes));
@@ -228,7 +276,13 @@ fn prepare(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, outcome: &mut Outc
 
 /// Push locally, pull on the server, and make sure the server got this very image: a tag in a
 /// shared registry can be overwritten between our push and its pull.
-fn pull(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, reference: &str, progress: &mut dyn FnMut(&str)) -> anyhow::Result<()> {
+fn pull(
+    server: &dyn Remote,
+    plan: &Plan,
+    p: &Payload<'_>,
+    reference: &str,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
     progress(&format!("pushing image {} as {reference}", plan.image.short_id()));
     (p.push)(reference).with_context(|| format!("push {reference} from the local engine"))?;
     progress(&format!("docker pull {reference} on the server"));
@@ -253,16 +307,30 @@ fn pull(server: &dyn Remote, plan: &Plan, p: &Payload<'_>, reference: &str, prog
     Ok(())
 }
 
-fn gate(server: &dyn Remote, plan: &Plan, dir: &str, image_id: Option<&str>, progress: &mut dyn FnMut(&str)) -> anyhow::Result<bool> {
-    let Some(Step::HealthGate { url, timeout_secs }) = plan.steps.iter().find(|s| matches!(s, Step::HealthGate { .. })) else {
+fn gate(
+    server: &dyn Remote,
+    plan: &Plan,
+    dir: &str,
+    image_id: Option<&str>,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<bool> {
+    let Some(Step::HealthGate { url, timeout_secs }) = plan.steps.iter().find(|s| matches!(s, Step::HealthGate { .. }))
+    else {
         bail!("the plan has no health gate");
     };
-    let out = server.run(&scripts::health_gate(dir, &plan.project, image_id.unwrap_or(""), url, *timeout_secs)).context("health check")?;
+    let out = server
+        .run(&scripts::health_gate(dir, &plan.project, image_id.unwrap_or(""), url, *timeout_secs))
+        .context("health check")?;
     progress(&format!("health {url}: {}", if out.success() { "ok" } else { "FAILED" }));
     Ok(out.success())
 }
 
-fn rollback(server: &dyn Remote, plan: &Plan, previous: Option<&str>, progress: &mut dyn FnMut(&str)) -> anyhow::Result<Result_> {
+fn rollback(
+    server: &dyn Remote,
+    plan: &Plan,
+    previous: Option<&str>,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Result_> {
     let Some(prev) = previous else {
         progress("no previous release to roll back to");
         return Ok(Result_::Failed);
@@ -270,7 +338,10 @@ fn rollback(server: &dyn Remote, plan: &Plan, previous: Option<&str>, progress: 
     let dir = format!("{}/releases/{prev}", plan.app_dir);
     progress(&format!("rolling back to {prev}"));
     let up = server.run(&scripts::compose_up(&dir, &plan.project)).context("compose up the previous release")?;
-    let id = server.run(&format!("docker image inspect --format '{{{{.Id}}}}' $(sed -n 's/^APP_IMAGE=//p' {}/.env)\n", scripts::q(&dir)))?;
+    let id = server.run(&format!(
+        "docker image inspect --format '{{{{.Id}}}}' $(sed -n 's/^APP_IMAGE=//p' {}/.env)\n",
+        scripts::q(&dir)
+    ))?;
     let id = id.stdout_text().trim().to_string();
     let healthy = up.success() && gate(server, plan, &dir, (!id.is_empty()).then_some(id.as_str()), progress)?;
     Ok(if healthy { Result_::RolledBack } else { Result_::Failed })
@@ -348,14 +419,26 @@ mod tests {
     }
 
     /// Like [`run`], recording the references the local push was asked for.
-    fn run_pushing(remote: &RecordingRemote, plan: &Plan, pushed: &std::cell::RefCell<Vec<String>>) -> anyhow::Result<Outcome> {
+    fn run_pushing(
+        remote: &RecordingRemote,
+        plan: &Plan,
+        pushed: &std::cell::RefCell<Vec<String>>,
+    ) -> anyhow::Result<Outcome> {
         let ship = shipment();
         let image = || -> anyhow::Result<Box<dyn Read + Send>> { Ok(Box::new(std::io::Cursor::new(vec![7u8; 4096]))) };
         let push = |r: &str| -> anyhow::Result<()> {
             pushed.borrow_mut().push(r.to_string());
             Ok(())
         };
-        let payload = Payload { compose: "services: {}\n".into(), shipment: &ship, image: &image, push: &push, who: "me@here".into(), pid: 1, when: "t".into() };
+        let payload = Payload {
+            compose: "services: {}\n".into(),
+            shipment: &ship,
+            image: &image,
+            push: &push,
+            who: "me@here".into(),
+            pid: 1,
+            when: "t".into(),
+        };
         execute(remote, plan, payload, &mut |_| {})
     }
 
@@ -376,8 +459,12 @@ mod tests {
         assert_eq!(*pushed.borrow(), [REFERENCE]);
         assert!(!remote.calls().iter().any(|c| matches!(c, Call::Stream { .. })), "no docker load over ssh");
         let scripts = scripts_run(&remote);
-        let pull = scripts.iter().position(|s| s.contains(&format!("docker pull -q '{REFERENCE}'"))).expect("docker pull ran");
-        let tag = scripts.iter().position(|s| s.contains(&format!("docker tag '{ID}' 'reference-app:0123456789ab'"))).expect("release tag");
+        let pull =
+            scripts.iter().position(|s| s.contains(&format!("docker pull -q '{REFERENCE}'"))).expect("docker pull ran");
+        let tag = scripts
+            .iter()
+            .position(|s| s.contains(&format!("docker tag '{ID}' 'reference-app:0123456789ab'")))
+            .expect("release tag");
         let up = scripts.iter().position(|s| s.contains("up -d")).unwrap();
         assert!(pull < tag && tag < up);
     }
@@ -405,7 +492,14 @@ mod tests {
     }
 
     fn scripts_run(remote: &RecordingRemote) -> Vec<String> {
-        remote.calls().into_iter().filter_map(|c| match c { Call::Run { script } => Some(script), _ => None }).collect()
+        remote
+            .calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Run { script } => Some(script),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
@@ -422,7 +516,10 @@ mod tests {
         assert!(matches!(calls.last(), Some(Call::Run { script }) if script.contains("rm -rf")));
         let modes: Vec<(String, u32)> = calls
             .iter()
-            .filter_map(|c| match c { Call::Upload { path, mode, .. } => Some((path.rsplit('/').next().unwrap().to_string(), *mode)), _ => None })
+            .filter_map(|c| match c {
+                Call::Upload { path, mode, .. } => Some((path.rsplit('/').next().unwrap().to_string(), *mode)),
+                _ => None,
+            })
             .collect();
         assert!(modes.contains(&(".env.production".into(), 0o600)));
         assert!(modes.contains(&("postgres_password.txt".into(), 0o600)));
@@ -463,7 +560,11 @@ mod tests {
         let logs = o.logs.unwrap();
         assert!(logs.contains("panic: bad key") && !logs.contains(CANARY), "{logs}");
         let scripts = scripts_run(&remote);
-        assert!(scripts.iter().any(|s| s.contains("cd '/srv/app/releases/20261124T100000Z-aaaaaaaaaaaa'\ncompose -p 'app' up -d")));
+        assert!(
+            scripts
+                .iter()
+                .any(|s| s.contains("cd '/srv/app/releases/20261124T100000Z-aaaaaaaaaaaa'\ncompose -p 'app' up -d"))
+        );
         assert!(!scripts.iter().any(|s| s.contains("ln -sfn")), "current must not move to a failed release");
         assert!(scripts.iter().any(|s| s.contains("result=rolledback")));
     }

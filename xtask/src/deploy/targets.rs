@@ -104,8 +104,7 @@ pub struct Targets {
 impl Targets {
     pub fn load(root: &Path) -> anyhow::Result<Targets> {
         let path = root.join(TARGETS_PATH);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("read deploy targets {}", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("read deploy targets {}", path.display()))?;
         Targets::parse(&text).with_context(|| format!("deploy targets {}", path.display()))
     }
 
@@ -123,14 +122,11 @@ impl Targets {
     pub fn get(&self, name: Option<&str>) -> anyhow::Result<&Target> {
         let name = match name.or(self.default.as_deref()) {
             Some(n) => n,
-            None => bail!(
-                "no target given and {TARGETS_PATH} names no `default`; pass one of: {}",
-                self.names()
-            ),
+            None => bail!("no target given and {TARGETS_PATH} names no `default`; pass one of: {}", self.names()),
         };
-        self.targets.get(name).with_context(|| {
-            format!("no target {name:?} in {TARGETS_PATH}; known targets: {}", self.names())
-        })
+        self.targets
+            .get(name)
+            .with_context(|| format!("no target {name:?} in {TARGETS_PATH}; known targets: {}", self.names()))
     }
 
     fn names(&self) -> String {
@@ -142,12 +138,9 @@ fn resolve(name: &str, raw: RawTarget) -> anyhow::Result<Target> {
     let connection = match (raw.sandbox, raw.ssh_alias, raw.host) {
         (true, None, None) => Connection::Sandbox,
         (false, Some(alias), None) => Connection::Alias { alias },
-        (false, None, Some(host)) => Connection::Direct {
-            host,
-            user: raw.user,
-            port: raw.port,
-            key: raw.key.map(|k| expand_home(&k)),
-        },
+        (false, None, Some(host)) => {
+            Connection::Direct { host, user: raw.user, port: raw.port, key: raw.key.map(|k| expand_home(&k)) }
+        }
         _ => bail!("set exactly one of `sandbox = true`, `ssh_alias` or `host`"),
     };
     if !raw.app_dir.starts_with('/') || raw.app_dir.contains(['\'', '"', ' ', '$', '`']) {
@@ -192,7 +185,9 @@ fn check_registry(r: &str) -> anyhow::Result<()> {
         None => false,
     };
     if !ok {
-        bail!("registry must be HOST[:PORT]/REPO (lower-case repo, no tag), e.g. \"registry.example.com:5000/app\", got {r:?}");
+        bail!(
+            "registry must be HOST[:PORT]/REPO (lower-case repo, no tag), e.g. \"registry.example.com:5000/app\", got {r:?}"
+        );
     }
     Ok(())
 }

@@ -30,7 +30,13 @@ pub fn env(g: &Global, _schema: &Schema, env_path: &Path) -> anyhow::Result<Stat
 
 /// verify-image on the image that ships: every layer, the config and the history scanned for
 /// the env file's secret values and the pattern rules. Findings go to stderr.
-pub fn image(g: &Global, schema: &Schema, env_path: &Path, engine: &dyn ImageEngine, image: &str) -> anyhow::Result<Status> {
+pub fn image(
+    g: &Global,
+    schema: &Schema,
+    env_path: &Path,
+    engine: &dyn ImageEngine,
+    image: &str,
+) -> anyhow::Result<Status> {
     let known = verify_image::known_values(schema, &verify_image::load_env(env_path)?);
     let scanner = verify_image::scanner(&g.root(), known)?;
     let verdict = verify_image::verify_image(engine, image, &scanner)?;

@@ -26,25 +26,17 @@ pub async fn ensure(docker: &Docker, reference: &str) -> anyhow::Result<String> 
         return Ok(archive.image_id);
     }
     let mut progress = docker.import_image(
-        bollard::query_parameters::ImportImageOptionsBuilder::new()
-            .quiet(true)
-            .build(),
+        bollard::query_parameters::ImportImageOptionsBuilder::new().quiet(true).build(),
         bollard::body_full(archive.bytes.into()),
         None,
     );
     while let Some(item) = progress.next().await {
         item.with_context(|| format!("load {reference} into the engine"))?;
     }
-    let loaded = docker
-        .inspect_image(reference)
-        .await
-        .with_context(|| format!("inspect {reference} after loading it"))?;
+    let loaded =
+        docker.inspect_image(reference).await.with_context(|| format!("inspect {reference} after loading it"))?;
     if loaded.id.as_deref() != Some(archive.image_id.as_str()) {
-        bail!(
-            "{reference} has ID {:?} after loading, expected {}",
-            loaded.id,
-            archive.image_id
-        );
+        bail!("{reference} has ID {:?} after loading, expected {}", loaded.id, archive.image_id);
     }
     Ok(archive.image_id)
 }
@@ -82,24 +74,15 @@ impl SaveArchive {
         append_file(&mut out, &format!("{layer_hex}/layer.tar"), &layer, 0o644)?;
         append_file(&mut out, &format!("{config_hex}.json"), &config, 0o644)?;
         append_file(&mut out, "manifest.json", &manifest, 0o644)?;
-        Ok(SaveArchive {
-            bytes: out.into_inner()?,
-            image_id: format!("sha256:{config_hex}"),
-        })
+        Ok(SaveArchive { bytes: out.into_inner()?, image_id: format!("sha256:{config_hex}") })
     }
 }
 
 /// `busybox --list-full` gives each applet's conventional path (bin/sh, sbin/ip, usr/bin/wget).
 fn applet_paths() -> anyhow::Result<Vec<String>> {
-    let out = Command::new(BUSYBOX)
-        .arg("--list-full")
-        .output()
-        .context("run busybox --list-full")?;
+    let out = Command::new(BUSYBOX).arg("--list-full").output().context("run busybox --list-full")?;
     if !out.status.success() {
-        bail!(
-            "busybox --list-full failed: {}",
-            provision::tail(&out.stderr, 5)
-        );
+        bail!("busybox --list-full failed: {}", provision::tail(&out.stderr, 5));
     }
     let mut paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -185,12 +168,7 @@ fn append_dir(t: &mut tar::Builder<Vec<u8>>, path: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn append_file(
-    t: &mut tar::Builder<Vec<u8>>,
-    path: &str,
-    data: &[u8],
-    mode: u32,
-) -> anyhow::Result<()> {
+fn append_file(t: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8], mode: u32) -> anyhow::Result<()> {
     let mut h = tar::Header::new_gnu();
     h.set_mode(mode);
     h.set_mtime(0);

@@ -64,16 +64,13 @@ impl Dockerd {
     /// Whether its bridge (if it has one of its own) still exists: without it every
     /// container start fails although the daemon answers.
     pub fn bridge_present(&self) -> bool {
-        self.bridge
-            .as_ref()
-            .is_none_or(|(name, _)| Path::new("/sys/class/net").join(name).exists())
+        self.bridge.as_ref().is_none_or(|(name, _)| Path::new("/sys/class/net").join(name).exists())
     }
 
     /// Start the daemon (caller holds the state dir's lock) and wait until it answers.
     /// Returns its PID (from the pidfile dockerd writes itself).
     pub fn start(&self) -> anyhow::Result<u32> {
-        let dockerd = provision::find_program("dockerd")
-            .context("dockerd not found (install Debian's docker.io)")?;
+        let dockerd = provision::find_program("dockerd").context("dockerd not found (install Debian's docker.io)")?;
         let socket = self.socket();
         // A UNIX socket path is limited to 107 bytes; fail clearly instead of with EINVAL.
         if socket.as_os_str().len() > 100 {
@@ -126,19 +123,13 @@ impl Dockerd {
             .args(["--iptables=false", "--ip-masq=false"])
             .args(["--insecure-registry", TEST_REGISTRY])
             .args(&self.extra_args)
-            .args(
-                self.bridge
-                    .iter()
-                    .map(|(name, _)| format!("--bridge={name}")),
-            )
+            .args(self.bridge.iter().map(|(name, _)| format!("--bridge={name}")))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
         // setsid: the daemon outlives the test process that started it and is in no
         // process group a test runner might signal. The Child is dropped on purpose.
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("start {}", dockerd.display()))?;
+        let child = cmd.spawn().with_context(|| format!("start {}", dockerd.display()))?;
         let launcher = child.id();
         let start = Instant::now();
         // The pidfile appears once dockerd has initialised; until then watch the launcher.
@@ -154,10 +145,7 @@ impl Dockerd {
                 );
             }
             if start.elapsed() > Duration::from_secs(60) {
-                bail!(
-                    "dockerd wrote no pidfile within 60 s; its log:\n{}",
-                    tail_file(&self.log(), 20)
-                );
+                bail!("dockerd wrote no pidfile within 60 s; its log:\n{}", tail_file(&self.log(), 20));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -202,10 +190,7 @@ impl Dockerd {
         }
         if let (true, Some((name, _))) = (stopped, &self.bridge) {
             // Only our own, uniquely named bridge; dockerd leaves it behind on exit.
-            let _ = Command::new("ip")
-                .args(["link", "del", name])
-                .stderr(Stdio::null())
-                .status();
+            let _ = Command::new("ip").args(["link", "del", name]).stderr(Stdio::null()).status();
         }
         stopped
     }
@@ -214,11 +199,7 @@ impl Dockerd {
 /// Create bridge `name` with address `cidr` unless it exists. Why not `docker0`: two
 /// daemons in one netns would both manage it and hand out the same container addresses.
 fn ensure_bridge(name: &str, cidr: &str) -> anyhow::Result<()> {
-    let exists = Command::new("ip")
-        .args(["link", "show", name])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    let exists = Command::new("ip").args(["link", "show", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
     if exists.is_ok_and(|s| s.success()) {
         return Ok(());
     }
@@ -227,16 +208,9 @@ fn ensure_bridge(name: &str, cidr: &str) -> anyhow::Result<()> {
         vec!["addr", "add", cidr, "dev", name],
         vec!["link", "set", name, "up"],
     ] {
-        let out = Command::new("ip")
-            .args(&args)
-            .output()
-            .context("run ip (install iproute2)")?;
+        let out = Command::new("ip").args(&args).output().context("run ip (install iproute2)")?;
         if !out.status.success() {
-            bail!(
-                "ip {} failed: {}",
-                args.join(" "),
-                provision::tail(&out.stderr, 3)
-            );
+            bail!("ip {} failed: {}", args.join(" "), provision::tail(&out.stderr, 3));
         }
     }
     Ok(())
@@ -271,12 +245,7 @@ mod tests {
 
     #[test]
     fn paths_live_in_the_state_dir() {
-        let d = Dockerd {
-            state_dir: "/x/engine".into(),
-            prefix: vec![],
-            extra_args: vec![],
-            bridge: None,
-        };
+        let d = Dockerd { state_dir: "/x/engine".into(), prefix: vec![], extra_args: vec![], bridge: None };
         assert_eq!(d.socket(), Path::new("/x/engine/docker.sock"));
         assert_eq!(d.pidfile(), Path::new("/x/engine/dockerd.pid"));
         assert_eq!(d.needle(), "/x/engine/data");

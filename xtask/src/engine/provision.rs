@@ -28,8 +28,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Whether a Debian package is installed (dpkg's own view; a file on disk may come from
@@ -54,9 +53,7 @@ pub fn apt_install(packages: &[&str], why: &str) -> anyhow::Result<()> {
     }
     let list = packages.join(" ");
     if !is_root() {
-        bail!(
-            "{why} needs {list}: install it with `sudo apt-get install -y {list}` (or run as root)"
-        );
+        bail!("{why} needs {list}: install it with `sudo apt-get install -y {list}` (or run as root)");
     }
     let mut updated = APT_UPDATED.lock().unwrap_or_else(|e| e.into_inner());
     if !*updated {
@@ -79,12 +76,7 @@ fn apt(args: &[&str]) -> anyhow::Result<()> {
         .output()
         .context("run apt-get (is this Debian/Ubuntu?)")?;
     if !out.status.success() {
-        bail!(
-            "apt-get {} failed ({}):\n{}",
-            args.join(" "),
-            out.status,
-            tail(&out.stderr, 15)
-        );
+        bail!("apt-get {} failed ({}):\n{}", args.join(" "), out.status, tail(&out.stderr, 15));
     }
     Ok(())
 }
@@ -138,9 +130,7 @@ pub fn pid_is_ours(pid: u32, needle: &str) -> bool {
         return false;
     };
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let zombie = stat
-        .rsplit_once(") ")
-        .is_some_and(|(_, rest)| rest.starts_with('Z'));
+    let zombie = stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z'));
     let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
     !zombie && cmdline.contains(needle)
 }

@@ -25,17 +25,10 @@ pub const VPS_IP: &str = "10.213.7.2";
 
 /// Run a command, failing with its stderr.
 pub fn sh(program: &str, args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("run {program}"))?;
+    let out =
+        Command::new(program).args(args).stdin(Stdio::null()).output().with_context(|| format!("run {program}"))?;
     if !out.status.success() {
-        bail!(
-            "{program} {} failed: {}",
-            args.join(" "),
-            tail(&out.stderr, 4)
-        );
+        bail!("{program} {} failed: {}", args.join(" "), tail(&out.stderr, 4));
     }
     Ok(())
 }
@@ -44,11 +37,8 @@ pub fn sh(program: &str, args: &[&str]) -> anyhow::Result<()> {
 /// machine handed on) holds nothing of value: remove it and its host-side veth so the next
 /// sandbox can start. One with a live process in it belongs to a running sandbox: keep it.
 fn reclaim_stale_netns() -> anyhow::Result<()> {
-    let out = Command::new("ip")
-        .args(["netns", "pids", NETNS])
-        .stdin(Stdio::null())
-        .output()
-        .context("run ip netns pids")?;
+    let out =
+        Command::new("ip").args(["netns", "pids", NETNS]).stdin(Stdio::null()).output().context("run ip netns pids")?;
     if !out.status.success() || !out.stdout.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
@@ -70,48 +60,16 @@ pub fn network(state: &mut State) -> anyhow::Result<()> {
     }
     sh("ip", &["netns", "add", NETNS])?;
     state.record("netns", NETNS)?;
-    sh(
-        "ip",
-        &[
-            "link",
-            "add",
-            VETH_HOST,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "xtvps-eth0",
-        ],
-    )?;
+    sh("ip", &["link", "add", VETH_HOST, "type", "veth", "peer", "name", "xtvps-eth0"])?;
     state.record("link", VETH_HOST)?;
     sh("ip", &["link", "set", "xtvps-eth0", "netns", NETNS])?;
-    sh(
-        "ip",
-        &["addr", "add", &format!("{HOST_IP}/24"), "dev", VETH_HOST],
-    )?;
+    sh("ip", &["addr", "add", &format!("{HOST_IP}/24"), "dev", VETH_HOST])?;
     sh("ip", &["link", "set", VETH_HOST, "up"])?;
     sh("ip", &["-n", NETNS, "link", "set", "lo", "up"])?;
-    sh(
-        "ip",
-        &["-n", NETNS, "link", "set", "xtvps-eth0", "name", "eth0"],
-    )?;
-    sh(
-        "ip",
-        &[
-            "-n",
-            NETNS,
-            "addr",
-            "add",
-            &format!("{VPS_IP}/24"),
-            "dev",
-            "eth0",
-        ],
-    )?;
+    sh("ip", &["-n", NETNS, "link", "set", "xtvps-eth0", "name", "eth0"])?;
+    sh("ip", &["-n", NETNS, "addr", "add", &format!("{VPS_IP}/24"), "dev", "eth0"])?;
     sh("ip", &["-n", NETNS, "link", "set", "eth0", "up"])?;
-    sh(
-        "ip",
-        &["-n", NETNS, "route", "add", "default", "via", HOST_IP],
-    )
+    sh("ip", &["-n", NETNS, "route", "add", "default", "via", HOST_IP])
 }
 
 /// A private mount namespace in which the VPS's /root, /srv and /opt are directories under
@@ -126,10 +84,7 @@ pub fn mount_namespace(l: &Layout, state: &mut State) -> anyhow::Result<()> {
     let handle = l.mount_handle();
     std::fs::write(&handle, b"")?;
     let h = handle.to_str().context("non-UTF-8 sandbox path")?;
-    sh(
-        "unshare",
-        &[&format!("--mount={h}"), "--propagation", "private", "true"],
-    )?;
+    sh("unshare", &[&format!("--mount={h}"), "--propagation", "private", "true"])?;
     state.record("mount", h)?;
     let mut script = String::from("set -e\n");
     for dir in ["root", "srv", "opt"] {
@@ -145,17 +100,11 @@ pub fn ssh_files(l: &Layout) -> anyhow::Result<()> {
     let ssh = l.dir.join("ssh");
     std::fs::create_dir_all(&ssh)?;
     set_mode(&ssh, 0o700)?;
-    for (key, comment) in [
-        ("host_ed25519_key", "xtask-vps-host"),
-        ("client_key", "xtask-vps-client"),
-    ] {
+    for (key, comment) in [("host_ed25519_key", "xtask-vps-host"), ("client_key", "xtask-vps-client")] {
         let path = ssh.join(key);
         if !path.exists() {
             let p = path.to_str().context("non-UTF-8 sandbox path")?;
-            sh(
-                "ssh-keygen",
-                &["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", p],
-            )?;
+            sh("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", p])?;
         }
     }
     let client_pub = std::fs::read_to_string(ssh.join("client_key.pub"))?;
@@ -180,10 +129,7 @@ pub fn ssh_files(l: &Layout) -> anyhow::Result<()> {
     write_private(&l.sshd_config(), &config)?;
     let host_pub = std::fs::read_to_string(ssh.join("host_ed25519_key.pub"))?;
     let key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
-    write_private(
-        &ssh.join("known_hosts"),
-        &format!("{VPS_IP} {}\n", key.join(" ")),
-    )?;
+    write_private(&ssh.join("known_hosts"), &format!("{VPS_IP} {}\n", key.join(" ")))?;
     let client = format!(
         "# The sandbox VPS: ssh -F {cfg} vps\nHost vps {VPS_IP}\n  HostName {VPS_IP}\n  Port 22\n  User root\n  \
          IdentityFile {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {kh}\n  StrictHostKeyChecking yes\n  \
@@ -197,22 +143,13 @@ pub fn ssh_files(l: &Layout) -> anyhow::Result<()> {
 
 /// Start sshd inside the VPS namespaces and wait until it accepts TCP connections.
 pub fn start_sshd(l: &Layout, state: &mut State) -> anyhow::Result<u32> {
-    let sshd =
-        provision::find_program("sshd").context("sshd not found (install openssh-server)")?;
+    let sshd = provision::find_program("sshd").context("sshd not found (install openssh-server)")?;
     // Privilege separation dir: nothing creates it without the packaged service running.
     std::fs::create_dir_all("/run/sshd")?;
     let config = l.sshd_config();
-    let out = Command::new(&sshd)
-        .arg("-t")
-        .arg("-f")
-        .arg(&config)
-        .output()?;
+    let out = Command::new(&sshd).arg("-t").arg("-f").arg(&config).output()?;
     if !out.status.success() {
-        bail!(
-            "sshd -t rejected {}: {}",
-            config.display(),
-            tail(&out.stderr, 4)
-        );
+        bail!("sshd -t rejected {}: {}", config.display(), tail(&out.stderr, 4));
     }
     let _ = std::fs::remove_file(l.sshd_pidfile());
     let status = Command::new("nsenter")
@@ -228,10 +165,7 @@ pub fn start_sshd(l: &Layout, state: &mut State) -> anyhow::Result<u32> {
         .status()
         .context("start sshd")?;
     if !status.success() {
-        bail!(
-            "sshd failed to start: {}",
-            provision::tail_file(&l.dir.join("ssh/sshd.log"), 10)
-        );
+        bail!("sshd failed to start: {}", provision::tail_file(&l.dir.join("ssh/sshd.log"), 10));
     }
     let start = Instant::now();
     let pid = loop {
@@ -239,10 +173,7 @@ pub fn start_sshd(l: &Layout, state: &mut State) -> anyhow::Result<u32> {
             break pid;
         }
         if start.elapsed() > Duration::from_secs(10) {
-            bail!(
-                "sshd wrote no pidfile: {}",
-                provision::tail_file(&l.dir.join("ssh/sshd.log"), 10)
-            );
+            bail!("sshd wrote no pidfile: {}", provision::tail_file(&l.dir.join("ssh/sshd.log"), 10));
         }
         std::thread::sleep(Duration::from_millis(50));
     };

@@ -56,16 +56,8 @@ pub struct Lease {
 impl Lease {
     pub(super) fn take(path: &Path, exclusive: bool) -> anyhow::Result<Lease> {
         use rustix::fs::{FlockOperation, flock};
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
-        let op = if exclusive {
-            FlockOperation::LockExclusive
-        } else {
-            FlockOperation::LockShared
-        };
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+        let op = if exclusive { FlockOperation::LockExclusive } else { FlockOperation::LockShared };
         flock(&file, op).with_context(|| format!("lock {}", path.display()))?;
         Ok(Lease { _file: file })
     }
@@ -75,16 +67,9 @@ fn remove_all_containers(socket: &Path) -> anyhow::Result<()> {
     use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
     crate::engine::block_on(async {
         let docker = crate::engine::client_for(socket)?;
-        let all = docker
-            .list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
-            .await?;
+        let all = docker.list_containers(Some(ListContainersOptionsBuilder::new().all(true).build())).await?;
         for c in all.into_iter().filter_map(|c| c.id) {
-            docker
-                .remove_container(
-                    &c,
-                    Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-                )
-                .await?;
+            docker.remove_container(&c, Some(RemoveContainerOptionsBuilder::new().force(true).build())).await?;
         }
         Ok(())
     })

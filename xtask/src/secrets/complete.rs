@@ -99,10 +99,7 @@ pub fn plan(
             }
             let value = generate::generate(g, rng, clock.now(), &|n| lookup_in(&new, n))
                 .map_err(|e| anyhow::anyhow!("generate {}: {e:#}", v.name))?;
-            let outcome = Outcome::Generated {
-                generator: generator_name(g).to_string(),
-                strength: strength(g),
-            };
+            let outcome = Outcome::Generated { generator: generator_name(g).to_string(), strength: strength(g) };
             new.insert(v.name.clone(), (value, outcome));
             progressed = true;
         }
@@ -141,14 +138,15 @@ pub fn plan(
                 meta.generated(&target.env, &v.name, clock.today());
             }
             match &file {
-                Some(path) => files.push(FileWrite {
-                    path: path.clone(),
-                    bytes: value.expose().as_bytes().to_vec(),
-                    mode: 0o600,
-                }),
+                Some(path) => {
+                    files.push(FileWrite { path: path.clone(), bytes: value.expose().as_bytes().to_vec(), mode: 0o600 })
+                }
                 None => {
                     if outcome == Outcome::Throwaway {
-                        doc.append_comment(&format!("{}: throwaway demo value, replace it before a real deploy", v.name));
+                        doc.append_comment(&format!(
+                            "{}: throwaway demo value, replace it before a real deploy",
+                            v.name
+                        ));
                     }
                     doc.append(&v.name, &value);
                 }
@@ -159,32 +157,19 @@ pub fn plan(
     let mut writes = Vec::new();
     let env_file_changed = doc.text() != current.doc.text() || !current.env_file_exists;
     if env_file_changed && !target.layered {
-        writes.push(FileWrite {
-            path: target.env_file.clone(),
-            bytes: doc.text().as_bytes().to_vec(),
-            mode: 0o600,
-        });
+        writes.push(FileWrite { path: target.env_file.clone(), bytes: doc.text().as_bytes().to_vec(), mode: 0o600 });
     }
     writes.extend(files);
     // A throwaway run is a demo or a test: its dates are not the team's rotation record, and
     // recording them would dirty the committed metadata file on every demo.
     if meta != *meta_in && !opts.throwaway {
-        writes.push(FileWrite {
-            path: target.meta_path.clone(),
-            bytes: meta.render()?.into_bytes(),
-            mode: 0o644,
-        });
+        writes.push(FileWrite { path: target.meta_path.clone(), bytes: meta.render()?.into_bytes(), mode: 0o644 });
     }
     Ok(GenPlan { items, writes })
 }
 
 /// A variable with no generator: a schema value for config, a throwaway or a human.
-fn fill_by_hand(
-    v: &Variable,
-    env: &str,
-    opts: &GenOptions,
-    rng: &mut dyn RngCore,
-) -> (Option<Secret>, Outcome) {
+fn fill_by_hand(v: &Variable, env: &str, opts: &GenOptions, rng: &mut dyn RngCore) -> (Option<Secret>, Outcome) {
     let required = v.is_required_in(env);
     if !v.plane.is_secret() {
         if let Some(value) = opts.set.get(&v.name) {
@@ -224,10 +209,7 @@ fn schema_value<'a>(v: &'a Variable, env: &str) -> Option<(&'a str, &'static str
     if env == "dev" {
         return v.dev.as_deref().map(|d| (d, "dev")).or(v.example.as_deref().map(|e| (e, "example")));
     }
-    v.example
-        .as_deref()
-        .filter(|e| !looks_like_placeholder(e))
-        .map(|e| (e, "example"))
+    v.example.as_deref().filter(|e| !looks_like_placeholder(e)).map(|e| (e, "example"))
 }
 
 /// The placeholder shapes verify-env rejects (kept in step with envfile's rule, which is

@@ -30,8 +30,7 @@ impl EnvDoc {
             let line = line.strip_prefix("export ").unwrap_or(line);
             let (key, value) = line.split_once('=')?;
             let key = key.trim();
-            let ok = !key.is_empty()
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            let ok = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
             ok.then_some((i, key, value))
         })
     }
@@ -44,10 +43,8 @@ impl EnvDoc {
     /// The last assignment wins, as in Compose.
     pub fn get(&self, key: &str) -> Option<Secret> {
         let raw = self.entries().filter(|(_, k, _)| *k == key).last()?.2.trim();
-        let unquoted = ['"', '\'']
-            .iter()
-            .find_map(|q| raw.strip_prefix(*q).and_then(|r| r.strip_suffix(*q)))
-            .unwrap_or(raw);
+        let unquoted =
+            ['"', '\''].iter().find_map(|q| raw.strip_prefix(*q).and_then(|r| r.strip_suffix(*q))).unwrap_or(raw);
         Some(Secret::new(unquoted))
     }
 
@@ -73,8 +70,7 @@ impl EnvDoc {
     /// Replace the value of every `key` line, keeping the line's `export ` and everything
     /// else in the file byte for byte.
     pub fn replace(&mut self, key: &str, value: &Secret) -> anyhow::Result<()> {
-        let targets: Vec<usize> =
-            self.entries().filter(|(_, k, _)| *k == key).map(|(i, _, _)| i).collect();
+        let targets: Vec<usize> = self.entries().filter(|(_, k, _)| *k == key).map(|(i, _, _)| i).collect();
         if targets.is_empty() {
             bail!("{key} is not in the env file");
         }

@@ -78,7 +78,9 @@ impl Args {
         let plan = plan_lines(self.to, &prefix, &items);
         if self.dry_run {
             if self.format == Format::Json {
-                print_json(&serde_json::json!({ "to": format!("{:?}", self.to).to_lowercase(), "dry_run": true, "plan": plan }))?;
+                print_json(
+                    &serde_json::json!({ "to": format!("{:?}", self.to).to_lowercase(), "dry_run": true, "plan": plan }),
+                )?;
             } else {
                 for p in &plan {
                     println!("would create {} {} key {} ({} bytes)", p.kind, p.object, p.key, p.bytes);
@@ -91,10 +93,15 @@ impl Args {
                 let yaml = k8s_manifest(&prefix, &items);
                 match &self.output {
                     Some(path) => {
-                        Writer::default().write(path, yaml.as_bytes(), 0o600).with_context(|| format!("write {}", path.display()))?;
-                        eprintln!("wrote {} (mode 600): {} secret and {} config keys", path.display(),
+                        Writer::default()
+                            .write(path, yaml.as_bytes(), 0o600)
+                            .with_context(|| format!("write {}", path.display()))?;
+                        eprintln!(
+                            "wrote {} (mode 600): {} secret and {} config keys",
+                            path.display(),
                             items.iter().filter(|i| i.plane.is_secret()).count(),
-                            items.iter().filter(|i| !i.plane.is_secret()).count());
+                            items.iter().filter(|i| !i.plane.is_secret()).count()
+                        );
                     }
                     None => print!("{yaml}"),
                 }
@@ -123,11 +130,8 @@ pub fn runtime_items(schema: &Schema, get: impl Fn(&str) -> Option<Secret>) -> V
 
 /// Lower-case DNS-1123 label from any name (Kubernetes object names, Swarm secret names).
 pub fn dns_name(name: &str) -> String {
-    let s: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
+    let s: String =
+        name.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     let s = s.trim_matches('-');
     if s.is_empty() { "app".into() } else { s.chars().take(40).collect() }
 }
@@ -166,7 +170,10 @@ pub fn k8s_manifest(prefix: &str, items: &[Item]) -> String {
     for i in items.iter().filter(|i| i.plane.is_secret()) {
         out.push_str(&format!("  {}: {}\n", q(&i.name), q(&STANDARD.encode(i.value.expose()))));
     }
-    out.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\ndata:\n", q(&format!("{prefix}-config"))));
+    out.push_str(&format!(
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\ndata:\n",
+        q(&format!("{prefix}-config"))
+    ));
     for i in items.iter().filter(|i| !i.plane.is_secret()) {
         out.push_str(&format!("  {}: {}\n", q(&i.name), q(i.value.expose())));
     }

@@ -111,14 +111,10 @@ pub fn supabase_jwt(role: &str, key: &Secret, now: i64) -> anyhow::Result<Secret
         bail!("JWT role {role:?} must be alphanumeric or _");
     }
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = format!(
-        r#"{{"iss":"supabase","role":"{role}","iat":{now},"exp":{}}}"#,
-        now + JWT_LIFETIME_SECS
-    );
+    let claims = format!(r#"{{"iss":"supabase","role":"{role}","iat":{now},"exp":{}}}"#, now + JWT_LIFETIME_SECS);
     let payload = URL_SAFE_NO_PAD.encode(claims.as_bytes());
     let signing_input = format!("{header}.{payload}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
-        .context("create HMAC key")?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).context("create HMAC key")?;
     mac.update(signing_input.as_bytes());
     let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
     Ok(Secret::new(format!("{signing_input}.{sig}")))
@@ -182,11 +178,9 @@ mod tests {
         let jwt = supabase_jwt("anon", &key, 1_700_000_000).unwrap();
         let parts: Vec<&str> = jwt.expose().split('.').collect();
         assert_eq!(parts.len(), 3);
-        let header: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
         assert_eq!(header["alg"], "HS256");
-        let claims: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         assert_eq!(claims["role"], "anon");
         assert_eq!(claims["iss"], "supabase");
         assert_eq!(claims["iat"], 1_700_000_000);

@@ -25,8 +25,7 @@ pub fn load(root: &Path, env: &str) -> anyhow::Result<Vec<Layered>> {
     }
     let mut secrets: Vec<(String, String)> = Vec::new();
     if let Ok(rd) = std::fs::read_dir(root.join("secrets")) {
-        let mut names: Vec<String> =
-            rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        let mut names: Vec<String> = rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         for n in names.into_iter().filter(|n| layers::secret_file_key(n).is_some()) {
             let rel = format!("secrets/{n}");
@@ -119,7 +118,11 @@ pub fn render(vars: &[Layered]) -> anyhow::Result<(String, Vec<String>)> {
         } else if !v.contains('\'') && !v.contains('\n') {
             format!("{}='{v}'\n", l.key)
         } else {
-            anyhow::bail!("{} ({}) holds a quote or line break the layered check cannot carry; check it with --env-file", l.key, l.origin);
+            anyhow::bail!(
+                "{} ({}) holds a quote or line break the layered check cannot carry; check it with --env-file",
+                l.key,
+                l.origin
+            );
         };
         text.push_str(&line);
         origins.push(l.origin.to_string());

@@ -106,12 +106,7 @@ pub fn overdue(schema: &Schema, meta: &Meta, env: &str, today: i64) -> Vec<Age> 
 
 /// [`overdue`] for a project root, reading `deploy/secrets-meta.toml` (absent = nothing
 /// recorded, so nothing overdue).
-pub fn overdue_in(
-    root: &Path,
-    schema: &Schema,
-    env: &str,
-    clock: &dyn Clock,
-) -> anyhow::Result<Vec<Age>> {
+pub fn overdue_in(root: &Path, schema: &Schema, env: &str, clock: &dyn Clock) -> anyhow::Result<Vec<Age>> {
     let meta = Meta::load(&root.join("deploy/secrets-meta.toml"))?;
     Ok(overdue(schema, &meta, env, clock.today()))
 }

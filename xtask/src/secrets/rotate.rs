@@ -39,9 +39,7 @@ pub fn plan(
     rng: &mut dyn RngCore,
     clock: &dyn Clock,
 ) -> anyhow::Result<RotatePlan> {
-    let v = schema
-        .get(name)
-        .with_context(|| format!("{name} is not in the schema (deploy/env.schema.toml)"))?;
+    let v = schema.get(name).with_context(|| format!("{name} is not in the schema (deploy/env.schema.toml)"))?;
     if !v.plane.is_secret() {
         bail!("{name} is not a secret (plane {}); edit it in the env file or config/", v.plane);
     }
@@ -67,9 +65,7 @@ pub fn plan(
     let lookup = |changed: &BTreeMap<String, (Secret, String)>, n: &str| {
         changed.get(n).map(|(s, _)| s.clone()).or_else(|| current.get(n))
     };
-    let first = generate::generate(v.generator.as_ref().expect("checked"), rng, clock.now(), &|n| {
-        lookup(&changed, n)
-    })?;
+    let first = generate::generate(v.generator.as_ref().expect("checked"), rng, clock.now(), &|n| lookup(&changed, n))?;
     changed.insert(name.to_string(), (first, format!("rotated {name}")));
     loop {
         let mut grew = false;
@@ -80,9 +76,10 @@ pub fn plan(
             let Some(src) = changed.keys().find(|c| generate::derives_from(d, c)).cloned() else {
                 continue;
             };
-            let g = d.generator.as_ref().with_context(|| {
-                format!("{} derives from {src} but has no generator to remake it", d.name)
-            })?;
+            let g = d
+                .generator
+                .as_ref()
+                .with_context(|| format!("{} derives from {src} but has no generator to remake it", d.name))?;
             let value = generate::generate(g, rng, clock.now(), &|n| lookup(&changed, n))
                 .with_context(|| format!("remake {}", d.name))?;
             changed.insert(d.name.clone(), (value, format!("derived from {src}")));
@@ -102,11 +99,9 @@ pub fn plan(
         let (value, reason) = &changed[n];
         let file = target.secret_file(var).filter(|_| current.files.contains_key(n));
         match &file {
-            Some(path) => writes.push(FileWrite {
-                path: path.clone(),
-                bytes: value.expose().as_bytes().to_vec(),
-                mode: 0o600,
-            }),
+            Some(path) => {
+                writes.push(FileWrite { path: path.clone(), bytes: value.expose().as_bytes().to_vec(), mode: 0o600 })
+            }
             None => doc.replace(n, value).with_context(|| format!("update {n}"))?,
         }
         if var.plane.is_secret() {
@@ -123,18 +118,11 @@ pub fn plan(
         });
     }
     if doc.text() != current.doc.text() {
-        writes.insert(0, FileWrite {
-            path: target.env_file.clone(),
-            bytes: doc.text().as_bytes().to_vec(),
-            mode: 0o600,
-        });
+        writes
+            .insert(0, FileWrite { path: target.env_file.clone(), bytes: doc.text().as_bytes().to_vec(), mode: 0o600 });
     }
     if meta != *meta_in {
-        writes.push(FileWrite {
-            path: target.meta_path.clone(),
-            bytes: meta.render()?.into_bytes(),
-            mode: 0o644,
-        });
+        writes.push(FileWrite { path: target.meta_path.clone(), bytes: meta.render()?.into_bytes(), mode: 0o644 });
     }
     Ok(RotatePlan { rotated, writes })
 }

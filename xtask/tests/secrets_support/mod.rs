@@ -102,8 +102,7 @@ impl Run {
         format!("{}{}", self.stdout(), self.stderr())
     }
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.0.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.all()))
+        serde_json::from_slice(&self.0.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.all()))
     }
     #[track_caller]
     pub fn expect(&self, code: i32) -> &Run {

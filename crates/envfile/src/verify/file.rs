@@ -23,13 +23,25 @@ pub(crate) fn facts(facts: &Facts) -> Vec<Finding> {
             out.push(finding(Severity::Error, code, None, None, message, Some(hint.to_string())));
         };
         if !git.ignored {
-            push("git-not-ignored", "the env file is not git-ignored", "add it to .gitignore (the project's .gitignore lists .env.production)");
+            push(
+                "git-not-ignored",
+                "the env file is not git-ignored",
+                "add it to .gitignore (the project's .gitignore lists .env.production)",
+            );
         }
         if git.tracked {
-            push("git-tracked", "the env file is tracked by git", "git rm --cached the file, commit, and rotate every secret in it (cargo xtask secrets rotate)");
+            push(
+                "git-tracked",
+                "the env file is tracked by git",
+                "git rm --cached the file, commit, and rotate every secret in it (cargo xtask secrets rotate)",
+            );
         }
         if git.in_history {
-            push("git-in-history", "the env file is in git history", "rotate every secret in it (cargo xtask secrets rotate), then purge it from history (git filter-repo --invert-paths --path FILE)");
+            push(
+                "git-in-history",
+                "the env file is in git history",
+                "rotate every secret in it (cargo xtask secrets rotate), then purge it from history (git filter-repo --invert-paths --path FILE)",
+            );
         }
     }
     out
@@ -42,7 +54,14 @@ pub(crate) fn text_rules(ctx: &Ctx, out: &mut Vec<Finding>) {
         if d.kind == "dollar" {
             continue; // reported as unquoted-dollar
         }
-        out.push(finding(Severity::Warning, "reader-divergence", Some(&d.key), Some(d.line), format!("{}: {}", d.key, d.message), Some(d.fix)));
+        out.push(finding(
+            Severity::Warning,
+            "reader-divergence",
+            Some(&d.key),
+            Some(d.line),
+            format!("{}: {}", d.key, d.message),
+            Some(d.fix),
+        ));
     }
 }
 

@@ -7,7 +7,8 @@ use super::{Ctx, Finding, Severity, finding};
 use crate::schema::{Format, Plane};
 
 /// Prefixes of provider secret keys that must never be public.
-const SECRET_PREFIXES: &[&str] = &["sb_secret_", "sk-or-", "sk-ant-", "sk_live_", "rk_live_", "ghp_", "github_pat_", "npm_", "xoxb-", "AKIA"];
+const SECRET_PREFIXES: &[&str] =
+    &["sb_secret_", "sk-or-", "sk-ant-", "sk_live_", "rk_live_", "ghp_", "github_pat_", "npm_", "xoxb-", "AKIA"];
 
 pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
     public_secrets(ctx, out);
@@ -22,17 +23,20 @@ fn public_secrets(ctx: &Ctx, out: &mut Vec<Finding>) {
         if value.is_empty() {
             continue;
         }
-        let twin = ctx
-            .env
-            .iter()
-            .find(|o| o.name != var.name && ctx.is_secret(&o.name) && !o.name.starts_with("VITE_") && o.value.expose() == value);
+        let twin = ctx.env.iter().find(|o| {
+            o.name != var.name && ctx.is_secret(&o.name) && !o.name.starts_with("VITE_") && o.value.expose() == value
+        });
         let why = if Jwt::decode(value).is_some_and(|j| j.claim_str("role") == Some("service_role")) {
             Some("a Supabase key with role service_role (it bypasses row-level security)".to_string())
         } else if let Some(p) = SECRET_PREFIXES.iter().find(|p| value.starts_with(**p)) {
             Some(format!("a secret key (prefix {p})"))
         } else if let Some(t) = twin {
             Some(format!("the same value as the secret {}", t.name))
-        } else if ctx.schema.get(name).is_none() && value.len() >= 20 && estimated_bytes(value) >= 16.0 && !value.contains("://") {
+        } else if ctx.schema.get(name).is_none()
+            && value.len() >= 20
+            && estimated_bytes(value) >= 16.0
+            && !value.contains("://")
+        {
             Some("a high-entropy value, and the schema does not declare it public".to_string())
         } else {
             None
@@ -70,7 +74,8 @@ fn reuse(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
     }
     // A declared secret's value inside another variable (e.g. a password inside a URL).
-    for (i, v) in vars.iter().enumerate().filter(|(_, v)| ctx.schema.get(&v.name).is_some_and(|d| d.plane.is_secret())) {
+    for (i, v) in vars.iter().enumerate().filter(|(_, v)| ctx.schema.get(&v.name).is_some_and(|d| d.plane.is_secret()))
+    {
         if v.value.len() < 12 {
             continue;
         }

@@ -136,8 +136,7 @@ pub fn verify(
     facts: &Facts,
 ) -> Vec<Finding> {
     let mut out = file::facts(facts);
-    let parsed = compose::decode(bytes)
-        .and_then(|text| compose::parse_statements(text, lookup).map(|st| (text, st)));
+    let parsed = compose::decode(bytes).and_then(|text| compose::parse_statements(text, lookup).map(|st| (text, st)));
     match parsed {
         Err(e) => out.push(finding(
             Severity::Error,

@@ -10,9 +10,27 @@ pub const SUPABASE_DEMO_JWT_SECRETS: &[&str] = &[
 
 /// Passwords that appear in every leaked-password list and in tutorials.
 const DENYLIST: &[&str] = &[
-    "password", "passw0rd", "secret", "admin", "root", "postgres", "supabase", "qwerty",
-    "letmein", "123456", "12345678", "123456789", "welcome", "default", "test", "master",
-    "iloveyou", "abc123", "trustno1", "dragon", "monkey",
+    "password",
+    "passw0rd",
+    "secret",
+    "admin",
+    "root",
+    "postgres",
+    "supabase",
+    "qwerty",
+    "letmein",
+    "123456",
+    "12345678",
+    "123456789",
+    "welcome",
+    "default",
+    "test",
+    "master",
+    "iloveyou",
+    "abc123",
+    "trustno1",
+    "dragon",
+    "monkey",
 ];
 
 /// Estimated random bytes in `value`: length times bits per character of the smallest
@@ -54,15 +72,18 @@ fn shannon(chars: &[char]) -> f64 {
         *counts.entry(c).or_insert(0usize) += 1;
     }
     let n = chars.len() as f64;
-    counts.values().map(|&k| { let p = k as f64 / n; -p * p.log2() }).sum()
+    counts
+        .values()
+        .map(|&k| {
+            let p = k as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 /// A well-known password, possibly with digits or punctuation around it.
 pub fn denylisted(value: &str) -> bool {
-    let core: String = value
-        .to_ascii_lowercase()
-        .trim_matches(|c: char| !c.is_ascii_alphabetic())
-        .to_string();
+    let core: String = value.to_ascii_lowercase().trim_matches(|c: char| !c.is_ascii_alphabetic()).to_string();
     let lower = value.to_ascii_lowercase();
     DENYLIST.contains(&lower.as_str()) || (core.len() >= 4 && DENYLIST.contains(&core.as_str()))
 }
@@ -87,7 +108,19 @@ pub fn placeholder(value: &str, example: Option<&str>) -> Option<&'static str> {
     if your && filler.iter().any(|w| t.contains(w)) {
         return Some("a YOUR_..._HERE placeholder");
     }
-    let words = ["changeme", "change-me", "change_me", "replaceme", "replace-me", "replace_me", "placeholder", "todo", "fixme", "dummy", "insert"];
+    let words = [
+        "changeme",
+        "change-me",
+        "change_me",
+        "replaceme",
+        "replace-me",
+        "replace_me",
+        "placeholder",
+        "todo",
+        "fixme",
+        "dummy",
+        "insert",
+    ];
     if words.iter().any(|w| t.contains(w)) {
         return Some("a change-me placeholder");
     }
@@ -116,7 +149,16 @@ mod tests {
 
     #[test]
     fn placeholders_and_denylist() {
-        for p in ["YOUR_API_KEY_HERE", "<generate>", "postgres://app:<POSTGRES_PASSWORD>@db/app", "changeme", "sk-or-xxxxxxxx", "https://app.example.com", "https://your-project.supabase.co", "your-super-secret-jwt-token-with-at-least-32-characters-long"] {
+        for p in [
+            "YOUR_API_KEY_HERE",
+            "<generate>",
+            "postgres://app:<POSTGRES_PASSWORD>@db/app",
+            "changeme",
+            "sk-or-xxxxxxxx",
+            "https://app.example.com",
+            "https://your-project.supabase.co",
+            "your-super-secret-jwt-token-with-at-least-32-characters-long",
+        ] {
             assert!(placeholder(p, None).is_some(), "{p}");
         }
         assert!(placeholder("k8Jd9s0Qm2", None).is_none());

@@ -67,9 +67,15 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
         let Some(var) = ctx.env.get(&decl.name) else { continue };
         let Some(jwt) = Jwt::decode(var.value.expose()) else { continue };
         let (name, line) = (decl.name.as_str(), Some(var.line));
-        let bad = |code, message: String, hint: &str| finding(Severity::Error, code, Some(name), line, message, Some(hint.to_string()));
+        let bad = |code, message: String, hint: &str| {
+            finding(Severity::Error, code, Some(name), line, message, Some(hint.to_string()))
+        };
         if jwt.is_demo() {
-            out.push(bad("placeholder", format!("{name} is Supabase's published demo key"), "generate real keys: cargo xtask secrets gen"));
+            out.push(bad(
+                "placeholder",
+                format!("{name} is Supabase's published demo key"),
+                "generate real keys: cargo xtask secrets gen",
+            ));
             continue;
         }
         if let Some(Generator::SupabaseJwt { signed_with, .. }) = &decl.generator
@@ -79,11 +85,14 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
         {
             out.push(bad(
                 "supabase-key-signature",
-                format!("{name} does not verify against {signed_with} (HS256){}", match jwt.alg.as_deref() {
-                    Some("HS256") => String::new(),
-                    Some(a) => format!("; its alg is {a}"),
-                    None => "; it has no alg".into(),
-                }),
+                format!(
+                    "{name} does not verify against {signed_with} (HS256){}",
+                    match jwt.alg.as_deref() {
+                        Some("HS256") => String::new(),
+                        Some(a) => format!("; its alg is {a}"),
+                        None => "; it has no alg".into(),
+                    }
+                ),
                 &format!("re-sign it with the current {signed_with}: cargo xtask secrets gen"),
             ));
         }
@@ -100,7 +109,11 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
         if let Some(exp) = jwt.exp()
             && exp <= ctx.facts.now
         {
-            out.push(bad("supabase-key-expired", format!("{name} expired (exp is in the past)"), "issue a new key: cargo xtask secrets gen"));
+            out.push(bad(
+                "supabase-key-expired",
+                format!("{name} expired (exp is in the past)"),
+                "issue a new key: cargo xtask secrets gen",
+            ));
         }
     }
 }

@@ -10,7 +10,12 @@ fn schema() -> Schema {
 }
 
 fn facts() -> Facts {
-    Facts { now: 1_800_000_000, mode: Some(0o600), git: Some(GitFacts { ignored: true, ..GitFacts::default() }), ..Facts::default() }
+    Facts {
+        now: 1_800_000_000,
+        mode: Some(0o600),
+        git: Some(GitFacts { ignored: true, ..GitFacts::default() }),
+        ..Facts::default()
+    }
 }
 
 fn codes(text: &str) -> Vec<&'static str> {
@@ -36,7 +41,10 @@ fn each_rule_fires_on_its_own_problem() {
     assert_eq!(codes(&with("RATE_LIMIT_MAX=100", "RATE_LIMIT_MAX=")), ["empty-value"]);
     assert_eq!(codes(&with("ALLOWED_ORIGINS=https://app.acme.io,", "ALLOWED_ORIGINS=*,")), ["cors-wildcard"]);
     assert_eq!(codes(&with(sample::OPENROUTER_API_KEY, "sk-or-v1-xxxxxxxxxxxxxxxx")), ["placeholder"]);
-    assert_eq!(codes(&format!("{}NPM_TOKEN=4b649d46c3946ac6d3a627e16278a29d\n", sample::production_env())), ["build-secret-in-env-file"]);
+    assert_eq!(
+        codes(&format!("{}NPM_TOKEN=4b649d46c3946ac6d3a627e16278a29d\n", sample::production_env())),
+        ["build-secret-in-env-file"]
+    );
     assert_eq!(codes(&format!("{}LOG_LEVEL=debug\n", sample::production_env())), ["duplicate-key"]);
 }
 
@@ -49,7 +57,8 @@ fn supabase_keys_are_verified() {
     let expired = sample::supabase_key("anon", sample::JWT_SECRET, 1_000);
     assert_eq!(codes(&good.replace(&anon, &expired)), ["supabase-key-expired"]);
     let service = sample::supabase_key("service_role", sample::JWT_SECRET, sample::FAR_FUTURE);
-    let found = codes(&good.replace(&format!("VITE_SUPABASE_ANON_KEY={anon}"), &format!("VITE_SUPABASE_ANON_KEY={service}")));
+    let found =
+        codes(&good.replace(&format!("VITE_SUPABASE_ANON_KEY={anon}"), &format!("VITE_SUPABASE_ANON_KEY={service}")));
     assert!(found.contains(&"secret-in-public") && found.contains(&"supabase-key-role"), "{found:?}");
 }
 
@@ -63,7 +72,8 @@ fn derived_copies_are_not_reuse_but_copies_are() {
 
 #[test]
 fn file_facts_and_parse_errors() {
-    let f = Facts { mode: Some(0o644), git: Some(GitFacts { ignored: false, tracked: true, in_history: true }), ..facts() };
+    let f =
+        Facts { mode: Some(0o644), git: Some(GitFacts { ignored: false, tracked: true, in_history: true }), ..facts() };
     let found: Vec<_> = verify(&schema(), "production", b"A='open\n", &|_| None, &f).iter().map(|f| f.code).collect();
     assert_eq!(found, ["file-mode", "git-in-history", "git-not-ignored", "git-tracked", "parse-error"]);
 }
@@ -71,7 +81,9 @@ fn file_facts_and_parse_errors() {
 #[test]
 fn no_message_or_hint_carries_a_value() {
     let canary = "canaryQ7v9Zt2LmX8pR4sW6yB1nK3";
-    let text = format!("JWT_SECRET={canary}\nVITE_LEAK={canary}\nPOSTGRES_PASSWORD=\"{canary}$x\"\nX={canary}\nX={canary}#a b\n");
+    let text = format!(
+        "JWT_SECRET={canary}\nVITE_LEAK={canary}\nPOSTGRES_PASSWORD=\"{canary}$x\"\nX={canary}\nX={canary}#a b\n"
+    );
     for f in verify(&schema(), "production", text.as_bytes(), &|_| None, &facts()) {
         let all = format!("{} {:?}", f.message, f.hint);
         assert!(!all.contains("canary"), "{f:?}");

@@ -102,7 +102,9 @@ pub fn how_to_get(decl: &Variable) -> String {
 pub fn generator_text(g: &Generator) -> String {
     match g {
         Generator::Base64 { bytes } => format!("cargo xtask secrets gen (or: openssl rand -base64 {bytes})"),
-        Generator::Base64url { bytes } => format!("cargo xtask secrets gen (or: openssl rand -base64 {bytes} | tr '+/' '-_' | tr -d '=')"),
+        Generator::Base64url { bytes } => {
+            format!("cargo xtask secrets gen (or: openssl rand -base64 {bytes} | tr '+/' '-_' | tr -d '=')")
+        }
         Generator::Hex { bytes } => format!("cargo xtask secrets gen (or: openssl rand -hex {bytes})"),
         Generator::SupabaseJwt { role, signed_with } => {
             format!("cargo xtask secrets gen (an HS256 JWT with role {role}, signed with {signed_with})")
@@ -127,7 +129,14 @@ fn weak(decl: &Variable, value: &str, line: Option<usize>, out: &mut Vec<Finding
         None
     };
     if let Some(why) = why {
-        out.push(finding(Severity::Error, "weak-secret", Some(name), line, format!("{name} is weak: {why}"), Some(how_to_get(decl))));
+        out.push(finding(
+            Severity::Error,
+            "weak-secret",
+            Some(name),
+            line,
+            format!("{name} is weak: {why}"),
+            Some(how_to_get(decl)),
+        ));
     }
 }
 
@@ -160,7 +169,9 @@ fn format_problem(decl: &Variable, value: &str) -> Option<String> {
         }
         Format::PostgresUrl => is_url(value, &["postgres", "postgresql"]) && value.contains('@'),
         Format::Jwt => super::supabase::Jwt::decode(value).is_some(),
-        Format::Base64 => [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().any(|e| e.decode(value).is_ok()),
+        Format::Base64 => {
+            [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().any(|e| e.decode(value).is_ok())
+        }
         Format::Hex => value.len().is_multiple_of(2) && value.chars().all(|c| c.is_ascii_hexdigit()),
         Format::ApiKey => decl.prefix.as_deref().is_none_or(|p| value.starts_with(p)),
     };

@@ -15,7 +15,8 @@ fn scanner() -> &'static Scanner {
         let kv = KnownValue { variable: "FUZZ_SECRET".into(), value: b"fuzz-secret-123".to_vec() };
         let long = KnownValue { variable: "FUZZ_LONG".into(), value: b"fuzz-long-secret-value-0123456789".to_vec() };
         // Small limits keep each run fast; the logic under test is the same.
-        let limits = Limits { max_decompressed: 8 << 20, ratio_grace: 1 << 20, max_entries: 10_000, ..Limits::default() };
+        let limits =
+            Limits { max_decompressed: 8 << 20, ratio_grace: 1 << 20, max_entries: 10_000, ..Limits::default() };
         Scanner::new(Needles::build(vec![kv, long], &Allowlist::default()), Allowlist::default()).with_limits(limits)
     })
 }

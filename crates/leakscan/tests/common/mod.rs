@@ -49,7 +49,8 @@ fn layer_tar(layer: &[(&str, Vec<u8>)]) -> Vec<u8> {
 /// as Docker 20.10 may do.
 pub fn docker_save(spec: &ImageSpec<'_>) -> Vec<u8> {
     let layers: Vec<Vec<u8>> = spec.layers.iter().map(|l| layer_tar(l)).collect();
-    let ids: Vec<String> = layers.iter().enumerate().map(|(i, l)| sha256_hex(&[l.as_slice(), &[i as u8]].concat())).collect();
+    let ids: Vec<String> =
+        layers.iter().enumerate().map(|(i, l)| sha256_hex(&[l.as_slice(), &[i as u8]].concat())).collect();
     let mut config = spec.config.clone();
     config["rootfs"] = serde_json::json!({ "type": "layers", "diff_ids": layers.iter().map(|l| format!("sha256:{}", sha256_hex(l))).collect::<Vec<_>>() });
     let config_bytes = serde_json::to_vec(&config).unwrap();
@@ -83,7 +84,8 @@ pub fn oci_layout(spec: &ImageSpec<'_>) -> Vec<(String, Vec<u8>)> {
             (zstd(&raw), "application/vnd.oci.image.layer.v1.tar+zstd")
         };
         let d = sha256_hex(&blob);
-        layer_descs.push(serde_json::json!({ "mediaType": media, "digest": format!("sha256:{d}"), "size": blob.len() }));
+        layer_descs
+            .push(serde_json::json!({ "mediaType": media, "digest": format!("sha256:{d}"), "size": blob.len() }));
         files.push((format!("blobs/sha256/{d}"), blob));
     }
     let mut config = spec.config.clone();
