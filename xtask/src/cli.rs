@@ -1,11 +1,11 @@
 //! The clap definitions: global options and the command enum; each command's own flags live
 //! in its module as an `Args` type.
 
-use crate::output::Status;
-use crate::{
-    audit, bench, build_image, codegen, demo, deploy, env_show, scan, secrets, test_cmd, verify_env, verify_git,
-    verify_image,
+use crate::commands::{
+    audit, bench, build_image, codegen, demo, deploy, env_show, scan, secrets, test as test_cmd, verify_env,
+    verify_git, verify_image,
 };
+use crate::report::Status;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use xtask::{cli, output};
+use xtask::{cli, report};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         Err(err) => {
             // `{:#}` prints the whole context chain on one line: "verify env: read .env: ...".
             eprintln!("error: {err:#}");
-            output::Status::Error.exit_code()
+            report::Status::Error.exit_code()
         }
     }
 }

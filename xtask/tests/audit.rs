@@ -87,7 +87,7 @@ fn a_tracked_env_file_fails_secrets_outside_vcs() {
 /// Real engine: the busybox base image has no USER, so it runs as root and fails the check.
 #[test]
 fn an_image_without_user_fails_the_non_root_check() {
-    let engine = xtask::engine::Engine::ensure().expect("the test Docker engine (cargo xtask test starts it)");
+    let engine = xtask::rigs::engine::Engine::ensure().expect("the test Docker engine (cargo xtask test starts it)");
     engine.ensure_base_image("busybox:1.36").expect("the local busybox base image");
     let f = Fixture::new();
     f.xtask(&["secrets", "gen", "--throwaway"]).expect(0);

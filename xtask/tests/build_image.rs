@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use xtask::engine::Engine;
+use xtask::rigs::engine::Engine;
 
 const NPM_CANARY: &str = "canaryNPMtoken7e1d9b3f5a0c2468bd13";
 
@@ -135,8 +135,8 @@ fn reference_app_builds_passes_verify_image_and_answers_health() {
     assert!(body.contains("200 OK"), "{body}");
     // The marker the secret-mount step wrote: the token was there during the build.
     assert!(body.contains("npm_token_used"), "{body}");
-    use xtask::docker::ImageEngine;
-    xtask::docker::BollardEngine::new(e.client().unwrap()).unwrap().remove(tag).unwrap();
+    use xtask::effects::docker::ImageEngine;
+    xtask::effects::docker::BollardEngine::new(e.client().unwrap()).unwrap().remove(tag).unwrap();
 }
 
 /// Start the image with the runtime env and the postgres_password file, GET /health.

@@ -3,17 +3,17 @@
 //! files in place. Only `config -q` is run: full `config` output prints env values.
 
 use std::process::Command;
-use xtask::engine::provision;
+use xtask::rigs::engine::provision;
 
 #[test]
 fn rendered_compose_file_passes_docker_compose_config() -> anyhow::Result<()> {
     if provision::find_program("docker-compose").is_none() {
         provision::apt_install(&["docker-compose"], "validating the rendered compose file")?;
     }
-    let root = xtask::engine::workspace_root();
+    let root = xtask::rigs::engine::workspace_root();
     let schema = envfile::Schema::load(&root.join("deploy/env.schema.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("docker-compose.yml"), xtask::compose::generate(&schema, &root)?)?;
+    std::fs::write(dir.path().join("docker-compose.yml"), xtask::plan::compose::generate(&schema, &root)?)?;
     std::fs::write(dir.path().join(".env"), "APP_IMAGE=reference-app:0123456789ab\nAPP_PORT=8080\n")?;
     std::fs::write(dir.path().join(".env.production"), "NODE_ENV=production\n")?;
     std::fs::create_dir(dir.path().join("secrets"))?;

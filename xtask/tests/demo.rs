@@ -10,9 +10,9 @@ use bollard::query_parameters::RemoveImageOptionsBuilder;
 use deploy_support::{secret_env_values, text, workspace};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use xtask::engine::{BASE_IMAGE, Engine, block_on};
-use xtask::remote::Remote;
-use xtask::sandbox::{Sandbox, VPS_IP};
+use xtask::effects::ssh::Remote;
+use xtask::rigs::engine::{BASE_IMAGE, Engine, block_on};
+use xtask::rigs::sandbox::{Sandbox, VPS_IP};
 
 fn xtask(args: &[&str]) -> anyhow::Result<Output> {
     Ok(Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).env("NO_COLOR", "1").output()?)

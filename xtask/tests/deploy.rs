@@ -168,7 +168,7 @@ impl Registry {
             format!(
                 "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {}\n",
                 dir.path().join("data").display(),
-                xtask::engine::dockerd::TEST_REGISTRY
+                xtask::rigs::engine::dockerd::TEST_REGISTRY
             ),
         )?;
         let child = std::process::Command::new(bin)
@@ -180,7 +180,7 @@ impl Registry {
             .context("start docker-registry")?;
         let mut r = Registry { child, _dir: dir };
         for _ in 0..100 {
-            if std::net::TcpStream::connect(xtask::engine::dockerd::TEST_REGISTRY).is_ok() {
+            if std::net::TcpStream::connect(xtask::rigs::engine::dockerd::TEST_REGISTRY).is_ok() {
                 return Ok(r);
             }
             if let Some(status) = r.child.try_wait()? {
@@ -189,7 +189,7 @@ impl Registry {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        anyhow::bail!("docker-registry never listened on {}", xtask::engine::dockerd::TEST_REGISTRY)
+        anyhow::bail!("docker-registry never listened on {}", xtask::rigs::engine::dockerd::TEST_REGISTRY)
     }
 }
 
@@ -207,7 +207,7 @@ fn a_registry_target_pushes_and_the_server_pulls_instead_of_docker_load() -> any
     let _registry = Registry::start()?;
     let targets = f.root().join("deploy/targets.toml");
     let mut toml = std::fs::read_to_string(&targets)?;
-    toml.push_str(&format!("registry = \"{}/treg\"\n", xtask::engine::dockerd::TEST_REGISTRY));
+    toml.push_str(&format!("registry = \"{}/treg\"\n", xtask::rigs::engine::dockerd::TEST_REGISTRY));
     std::fs::write(&targets, toml)?;
     // Its own variant: removing it on the server cannot touch an image another test runs.
     let v1 = image(&f.engine, "registry", true, 0)?;
@@ -226,6 +226,6 @@ fn a_registry_target_pushes_and_the_server_pulls_instead_of_docker_load() -> any
     assert_eq!(json(&out)["outcome"]["image_sent"], false, "{}", text(&out));
     // The server holds the image under the registry reference and the release's own tag.
     let tags = f.ssh("docker images --format '{{.Repository}}:{{.Tag}}'")?;
-    assert!(tags.contains(&format!("{}/treg:", xtask::engine::dockerd::TEST_REGISTRY)), "{tags}");
+    assert!(tags.contains(&format!("{}/treg:", xtask::rigs::engine::dockerd::TEST_REGISTRY)), "{tags}");
     Ok(())
 }

@@ -8,7 +8,7 @@ use bollard::query_parameters::{
     CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptions,
 };
 use futures_util::StreamExt;
-use xtask::engine::{Engine, block_on};
+use xtask::rigs::engine::{Engine, block_on};
 
 const BASE: &str = "busybox:1.36";
 

@@ -4,9 +4,9 @@
 
 use anyhow::Context;
 use std::io::{Read, Write};
-use xtask::engine::{Engine, block_on};
-use xtask::remote::Remote;
-use xtask::sandbox::Sandbox;
+use xtask::effects::ssh::Remote;
+use xtask::rigs::engine::{Engine, block_on};
+use xtask::rigs::sandbox::Sandbox;
 
 fn ssh_out(sandbox: &Sandbox, script: &str) -> anyhow::Result<String> {
     let out = sandbox.ssh().run_ok(script, script)?;
@@ -73,8 +73,8 @@ fn stop_removes_what_it_created_and_ensure_starts_it_again() -> anyhow::Result<(
     let _lease = sandbox.lease_exclusive()?;
     sandbox.stop()?;
     let netns = std::process::Command::new("ip").args(["netns", "list"]).output()?;
-    assert!(!String::from_utf8_lossy(&netns.stdout).contains(xtask::sandbox::NETNS));
-    let link = std::process::Command::new("ip").args(["link", "show", xtask::sandbox::VETH_HOST]).output()?;
+    assert!(!String::from_utf8_lossy(&netns.stdout).contains(xtask::rigs::sandbox::NETNS));
+    let link = std::process::Command::new("ip").args(["link", "show", xtask::rigs::sandbox::VETH_HOST]).output()?;
     assert!(!link.status.success(), "veth still there after stop");
     assert!(sandbox.ssh().run("true")?.ssh_failed());
     let again = Sandbox::ensure()?;

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use xtask::docker::{BollardEngine, BuildRequest, ImageEngine, context_tar_gz};
-use xtask::engine::Engine;
+use xtask::effects::docker::{BollardEngine, BuildRequest, ImageEngine, context_tar_gz};
+use xtask::rigs::engine::Engine;
 
 const CANARY: &str = "canary-Engine-Scan-7Qz81kLm";
 

@@ -3,8 +3,8 @@
 mod secrets_support;
 
 use secrets_support::{Fixture, entries, mode, value};
-use xtask::atomic::{Fault, Writer};
-use xtask::clock::FixedClock;
+use xtask::effects::clock::FixedClock;
+use xtask::effects::files::{Fault, Writer};
 
 #[test]
 fn gen_creates_a_complete_file_with_private_modes_then_a_second_run_changes_nothing() {
@@ -142,9 +142,9 @@ fn an_interrupted_rotation_leaves_the_old_files_intact() {
     let before = f.snapshot();
     let g = xtask::cli::Global { project_dir: Some(f.root().to_path_buf()) };
     for name in ["JWT_SECRET", "POSTGRES_PASSWORD"] {
-        let args = xtask::secrets::RotateArgs {
+        let args = xtask::commands::secrets::RotateArgs {
             name: name.into(),
-            target: xtask::secrets::EnvTarget { env: "production".into(), env_file: None, layered: false },
+            target: xtask::commands::secrets::EnvTarget { env: "production".into(), env_file: None, layered: false },
             recorded: false,
             format: Default::default(),
         };

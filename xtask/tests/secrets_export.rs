@@ -85,7 +85,7 @@ fn export_with_nothing_to_export_says_what_to_do() {
 /// the error says what to do instead of dumping a request.
 #[test]
 fn swarm_export_against_a_non_swarm_engine_fails_with_a_hint() {
-    let engine = xtask::engine::Engine::ensure().expect("the test Docker engine (cargo xtask test starts it)");
+    let engine = xtask::rigs::engine::Engine::ensure().expect("the test Docker engine (cargo xtask test starts it)");
     let f = layered();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["--project-dir"])

@@ -6,9 +6,9 @@ use leakscan::{Finding, KnownValue, Location};
 use sha2::Digest;
 use std::collections::BTreeMap;
 use std::process::Command;
-use xtask::docker::{BollardEngine, BuildRequest, ImageEngine, context_tar_gz};
-use xtask::engine::Engine;
-use xtask::verify_image::{ImageVerdict, verify_image};
+use xtask::commands::verify_image::{ImageVerdict, verify_image};
+use xtask::effects::docker::{BollardEngine, BuildRequest, ImageEngine, context_tar_gz};
+use xtask::rigs::engine::Engine;
 
 const JWT_CANARY: &str = "canaryJWTsecret0f3a9c1e7b5d2468ace0";
 const NPM_CANARY: &str = "canaryNPMtoken7e1d9b3f5a0c2468bd13";

@@ -8,10 +8,10 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use xtask::docker::{BollardEngine, BuildRequest, ImageEngine, context_tar_gz};
-use xtask::engine::Engine;
-use xtask::remote::Remote;
-use xtask::sandbox::{Sandbox, VPS_IP};
+use xtask::effects::docker::{BollardEngine, BuildRequest, ImageEngine, context_tar_gz};
+use xtask::effects::ssh::Remote;
+use xtask::rigs::engine::Engine;
+use xtask::rigs::sandbox::{Sandbox, VPS_IP};
 
 pub struct Fixture {
     pub engine: Engine,
@@ -79,7 +79,7 @@ impl Fixture {
         let engine = Engine::ensure()?;
         let sandbox = Sandbox::ensure_in(&sandbox_root())?;
         let dir = tempfile::tempdir()?;
-        let root = xtask::engine::workspace_root();
+        let root = xtask::rigs::engine::workspace_root();
         std::fs::create_dir_all(dir.path().join("deploy"))?;
         for f in ["deploy/env.schema.toml", "deploy/compose.template.yml", "deploy/leakscan-allow.toml"] {
             std::fs::copy(root.join(f), dir.path().join(f)).with_context(|| format!("copy {f}"))?;
@@ -219,5 +219,5 @@ pub fn sandbox_root() -> PathBuf {
 }
 
 pub fn workspace() -> PathBuf {
-    xtask::engine::workspace_root()
+    xtask::rigs::engine::workspace_root()
 }

@@ -1,0 +1,36 @@
+//! From a target to a live [`Remote`]: the ssh CLI with the target's connection details
+//! (the sandbox's generated ssh config, an alias of `~/.ssh/config`, or host/user/port/key).
+
+use crate::effects::ssh::Ssh;
+use crate::plan::deploy::targets::{Connection, Target};
+use std::path::Path;
+
+/// The sandbox VPS's generated client config, relative to the project root.
+pub const SANDBOX_SSH_CONFIG: &str = "target/sandbox/ssh_config";
+
+pub fn ssh(root: &Path, target: &Target) -> anyhow::Result<Ssh> {
+    let mut ssh = connection(root, target)?;
+    if let Some(cfg) = &target.ssh_config {
+        ssh.config = Some(root.join(cfg));
+    }
+    Ok(ssh)
+}
+
+fn connection(root: &Path, target: &Target) -> anyhow::Result<Ssh> {
+    Ok(match &target.connection {
+        Connection::Sandbox => {
+            // Written by the sandbox (xtask/src/sandbox.rs) with a `vps` Host entry.
+            let config = root.join(SANDBOX_SSH_CONFIG);
+            anyhow::ensure!(
+                config.exists(),
+                "the sandbox VPS is not running ({} missing); start it with `cargo xtask demo`",
+                config.display()
+            );
+            Ssh { config: Some(config), ..Ssh::new("vps") }
+        }
+        Connection::Alias { alias } => Ssh::new(alias.clone()),
+        Connection::Direct { host, user, port, key } => {
+            Ssh { user: user.clone(), port: *port, identity: key.clone(), ..Ssh::new(host.clone()) }
+        }
+    })
+}

@@ -1,0 +1,108 @@
+//! A headless-Chromium look at a deployed page (Debian's `chromium`; downloading a browser
+//! does not work here): the DOM after scripts ran, and a screenshot.
+
+use anyhow::{Context, bail};
+use std::path::Path;
+use std::process::Command;
+
+/// What the page showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Text of the `#status` element, where the page shows the server's answer.
+    pub status: String,
+}
+
+/// The flags ENVIRONMENT.md says this machine's Chromium needs (root, no GPU, no network chatter).
+fn chromium(profile: &Path) -> Command {
+    let mut c = Command::new("chromium");
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        // Let the page's fetch of /api/whoami finish before the DOM is dumped.
+        "--virtual-time-budget=8000",
+    ]);
+    c.arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+fn ensure_installed() -> anyhow::Result<()> {
+    if crate::rigs::engine::provision::find_program("chromium").is_none() {
+        crate::rigs::engine::provision::apt_install(&["chromium"], "the headless page check")?;
+    }
+    Ok(())
+}
+
+/// Load `url`, return `#status`, and save a screenshot to `screenshot`. Fails when `#status`
+/// does not show the server's successful answer.
+pub fn check_page(url: &str, screenshot: &Path) -> anyhow::Result<Page> {
+    ensure_installed()?;
+    let profile = tempfile::tempdir()?;
+    let out = chromium(profile.path()).arg("--dump-dom").arg(url).output().context("run chromium")?;
+    if !out.status.success() {
+        bail!("chromium --dump-dom {url} failed: {}", crate::rigs::engine::provision::tail(&out.stderr, 5));
+    }
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let status = element_text(&dom, "status").with_context(|| format!("no #status element in the page at {url}"))?;
+    if let Some(parent) = screenshot.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let shot = chromium(profile.path())
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .arg("--window-size=1024,768")
+        .arg(url)
+        .output()
+        .context("run chromium for the screenshot")?;
+    if !shot.status.success() || !screenshot.exists() {
+        bail!("chromium --screenshot failed: {}", crate::rigs::engine::provision::tail(&shot.stderr, 5));
+    }
+    if status.contains("error") || status.trim().is_empty() || status.contains("loading") {
+        bail!("the page's #status shows {status:?}, not the server's answer (screenshot: {})", screenshot.display());
+    }
+    Ok(Page { status })
+}
+
+/// Text inside the element with `id="<id>"` (tags inside it stripped). Enough for the page we
+/// ship; not an HTML parser.
+pub fn element_text(dom: &str, id: &str) -> Option<String> {
+    let start = dom.find(&format!("id=\"{id}\""))?;
+    let open_end = start + dom[start..].find('>')? + 1;
+    let rest = &dom[open_end..];
+    let mut depth = 0usize;
+    let mut text = String::new();
+    let mut i = 0;
+    while i < rest.len() {
+        let tail = &rest[i..];
+        if tail.starts_with("</") {
+            if depth == 0 {
+                break;
+            }
+            depth -= 1;
+            i += tail.find('>')? + 1;
+        } else if tail.starts_with('<') {
+            depth += 1;
+            i += tail.find('>')? + 1;
+        } else {
+            let c = tail.chars().next()?;
+            text.push(c);
+            i += c.len_utf8();
+        }
+    }
+    Some(text.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_text_reads_nested_markup() {
+        let dom = r#"<html><body><p id="status" class="ok">role: <b>anon</b> ✓</p><p id="x">y</p></body></html>"#;
+        assert_eq!(element_text(dom, "status").as_deref(), Some("role: anon ✓"));
+        assert_eq!(element_text(dom, "missing"), None);
+    }
+}

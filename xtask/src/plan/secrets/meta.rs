@@ -1,0 +1,172 @@
+//! The committed, values-free rotation metadata (`deploy/secrets-meta.toml`): for each
+//! environment and secret, when it was generated and last rotated. No value, no hash, no
+//! fingerprint: the file says nothing an attacker could check a guess against.
+
+use crate::effects::clock::{Clock, format_date, parse_date};
+use anyhow::Context;
+use envfile::Schema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const HEADER: &str = "# Secret generation and rotation dates, per environment. No values, no fingerprints.\n\
+# Written by `cargo xtask secrets gen` and `cargo xtask secrets rotate`; read by\n\
+# `secrets status`, `verify-env` (overdue warnings) and `audit`. Commit it.\n\n";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Meta {
+    /// environment → secret name → record
+    pub envs: BTreeMap<String, BTreeMap<String, Record>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub generated: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated: Option<String>,
+}
+
+impl Record {
+    /// Day number of the value now in use: the last rotation, else the generation.
+    pub fn since(&self) -> Option<i64> {
+        parse_date(self.rotated.as_deref().unwrap_or(&self.generated))
+    }
+}
+
+impl Meta {
+    pub fn load(path: &Path) -> anyhow::Result<Meta> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).with_context(|| format!("parse {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Meta::default()),
+            Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
+        }
+    }
+
+    pub fn render(&self) -> anyhow::Result<String> {
+        Ok(format!("{HEADER}{}", toml::to_string(self).context("render secrets metadata")?))
+    }
+
+    pub fn get(&self, env: &str, name: &str) -> Option<&Record> {
+        self.envs.get(env)?.get(name)
+    }
+
+    pub fn generated(&mut self, env: &str, name: &str, today: i64) {
+        let rec = Record { generated: format_date(today), rotated: None };
+        self.envs.entry(env.to_string()).or_default().insert(name.to_string(), rec);
+    }
+
+    pub fn rotated(&mut self, env: &str, name: &str, today: i64) {
+        let date = format_date(today);
+        let recs = self.envs.entry(env.to_string()).or_default();
+        recs.entry(name.to_string())
+            .and_modify(|r| r.rotated = Some(date.clone()))
+            .or_insert(Record { generated: date.clone(), rotated: Some(date) });
+    }
+}
+
+/// One secret's age against its rotation period.
+#[derive(Debug, Clone, Serialize)]
+pub struct Age {
+    pub name: String,
+    /// Date of the value in use (last rotation, else generation); None when unrecorded.
+    pub since: Option<String>,
+    pub age_days: Option<i64>,
+    pub rotation_days: u32,
+    pub overdue: bool,
+    pub invalidates: Option<String>,
+}
+
+/// Every secret of the schema with its age in `env` on day `today`.
+pub fn ages(schema: &Schema, meta: &Meta, env: &str, today: i64) -> Vec<Age> {
+    schema
+        .vars
+        .iter()
+        .filter_map(|v| {
+            let period = v.rotation_period(&schema.meta)?;
+            let since = meta.get(env, &v.name).and_then(Record::since);
+            let age = since.map(|d| today - d);
+            Some(Age {
+                name: v.name.clone(),
+                since: since.map(format_date),
+                age_days: age,
+                rotation_days: period,
+                overdue: age.is_some_and(|a| a > i64::from(period)),
+                invalidates: v.invalidates.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The secrets of `env` past their rotation period: what verify-env warns about.
+pub fn overdue(schema: &Schema, meta: &Meta, env: &str, today: i64) -> Vec<Age> {
+    ages(schema, meta, env, today).into_iter().filter(|a| a.overdue).collect()
+}
+
+/// [`overdue`] for a project root, reading `deploy/secrets-meta.toml` (absent = nothing
+/// recorded, so nothing overdue).
+pub fn overdue_in(root: &Path, schema: &Schema, env: &str, clock: &dyn Clock) -> anyhow::Result<Vec<Age>> {
+    let meta = Meta::load(&root.join("deploy/secrets-meta.toml"))?;
+    Ok(overdue(schema, &meta, env, clock.today()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Schema {
+        Schema::parse(
+            r#"
+            [meta]
+            app = "t"
+            environments = ["production"]
+            [[var]]
+            name = "A"
+            plane = "secret"
+            description = "d"
+            format = "string"
+            rotation_days = 30
+            invalidates = "sessions"
+            [[var]]
+            name = "B"
+            plane = "secret"
+            description = "d"
+            format = "string"
+            [[var]]
+            name = "C"
+            plane = "config"
+            description = "d"
+            format = "string"
+            "#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn overdue_uses_the_last_rotation_and_the_default_period() {
+        let today = parse_date("2026-06-30").unwrap();
+        let mut m = Meta::default();
+        m.generated("production", "A", parse_date("2026-01-01").unwrap());
+        m.generated("production", "B", parse_date("2026-01-01").unwrap());
+        let names = |v: Vec<Age>| v.into_iter().map(|a| a.name).collect::<Vec<_>>();
+        assert_eq!(names(overdue(&schema(), &m, "production", today)), ["A", "B"]);
+        m.rotated("production", "A", parse_date("2026-06-15").unwrap());
+        assert_eq!(names(overdue(&schema(), &m, "production", today)), ["B"]);
+        assert!(overdue(&schema(), &m, "dev", today).is_empty());
+        let all = ages(&schema(), &m, "production", today);
+        assert_eq!(all.len(), 2, "config vars have no rotation");
+        assert_eq!(all[0].age_days, Some(15));
+        assert_eq!(all[1].rotation_days, 90);
+    }
+
+    #[test]
+    fn metadata_round_trips_and_holds_only_dates() {
+        let mut m = Meta::default();
+        m.generated("production", "JWT_SECRET", 20_000);
+        m.rotated("production", "JWT_SECRET", 20_010);
+        let text = m.render().unwrap();
+        assert!(text.contains("[production.JWT_SECRET]"), "{text}");
+        assert_eq!(toml::from_str::<Meta>(&text).unwrap(), m);
+    }
+}
