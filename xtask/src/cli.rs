@@ -5,6 +5,7 @@ use crate::commands::{
     audit, bench, build_image, codegen, demo, deploy, env_show, scan, secrets, test as test_cmd, verify_env,
     verify_git, verify_image,
 };
+use crate::project::Project;
 use crate::report::Status;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -29,16 +30,7 @@ pub struct Global {
 impl Global {
     /// The project root: `--project-dir`, else the workspace this xtask was built from.
     pub fn root(&self) -> PathBuf {
-        self.project_dir.clone().unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("xtask lives one level below the workspace root")
-                .to_path_buf()
-        })
-    }
-
-    pub fn schema_path(&self) -> PathBuf {
-        self.root().join("deploy/env.schema.toml")
+        self.project_dir.clone().unwrap_or_else(Project::workspace_root)
     }
 }
 
@@ -77,21 +69,22 @@ pub enum Command {
 
 impl Cli {
     pub fn run(self) -> anyhow::Result<Status> {
-        let g = self.global;
+        let project = Project::open(self.global.root());
+        let g = &project;
         match self.command {
-            Command::VerifyEnv(a) => a.run(&g),
-            Command::Env(c) => c.run(&g),
-            Command::Codegen(a) => a.run(&g),
-            Command::Scan(a) => a.run(&g),
-            Command::BuildImage(a) => a.run(&g),
-            Command::VerifyImage(a) => a.run(&g),
-            Command::Deploy(c) => c.run(&g),
-            Command::Secrets(c) => c.run(&g),
-            Command::VerifyGit(a) => a.run(&g),
-            Command::Audit(a) => a.run(&g),
-            Command::Demo(a) => a.run(&g),
-            Command::Test(a) => a.run(&g),
-            Command::Bench(a) => a.run(&g),
+            Command::VerifyEnv(a) => a.run(g),
+            Command::Env(c) => c.run(g),
+            Command::Codegen(a) => a.run(g),
+            Command::Scan(a) => a.run(g),
+            Command::BuildImage(a) => a.run(g),
+            Command::VerifyImage(a) => a.run(g),
+            Command::Deploy(c) => c.run(g),
+            Command::Secrets(c) => c.run(g),
+            Command::VerifyGit(a) => a.run(g),
+            Command::Audit(a) => a.run(g),
+            Command::Demo(a) => a.run(g),
+            Command::Test(a) => a.run(g),
+            Command::Bench(a) => a.run(g),
         }
     }
 }

@@ -105,7 +105,10 @@ fn tarball_and_git_targets_and_human_output() {
     assert_eq!(out.status.code(), Some(1));
     assert_no_canary(&out);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("value of POSTGRES_PASSWORD (raw) at commit ") && text.contains("config.json"), "{text}");
+    assert!(
+        text.contains("error[known-value] commit ") && text.contains("config.json value of POSTGRES_PASSWORD (raw)"),
+        "{text}"
+    );
 
     // A tarball holding a gzip-compressed copy of the secret file.
     let tar_path = p.path().join("bundle.tar");
@@ -116,7 +119,7 @@ fn tarball_and_git_targets_and_human_output() {
     assert_eq!(out.status.code(), Some(1));
     assert_no_canary(&out);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("error: value of JWT_SECRET (raw) at secrets/jwt_secret.txt"), "{text}");
+    assert!(text.contains("error[known-value] secrets/jwt_secret.txt value of JWT_SECRET (raw)"), "{text}");
 }
 
 #[test]

@@ -140,15 +140,16 @@ fn an_interrupted_rotation_leaves_the_old_files_intact() {
     let f = Fixture::new();
     f.xtask(&["secrets", "gen", "--throwaway"]).expect(0);
     let before = f.snapshot();
-    let g = xtask::cli::Global { project_dir: Some(f.root().to_path_buf()) };
+    let project =
+        xtask::project::Project::with_clock(f.root().to_path_buf(), std::sync::Arc::new(FixedClock(1_800_000_000)));
     for name in ["JWT_SECRET", "POSTGRES_PASSWORD"] {
         let args = xtask::commands::secrets::RotateArgs {
             name: name.into(),
-            target: xtask::commands::secrets::EnvTarget { env: "production".into(), env_file: None, layered: false },
+            env: xtask::project::EnvArgs::default(),
             recorded: false,
             format: Default::default(),
         };
-        let err = args.run(&g, &Writer::with_fault(Fault::BeforeRename), &FixedClock(1_800_000_000)).unwrap_err();
+        let err = args.run(&project, &Writer::with_fault(Fault::BeforeRename)).unwrap_err();
         assert!(format!("{err:#}").contains("injected fault"), "{err:#}");
         assert!(f.snapshot() == before, "{name}: a failed rotation changed or left files");
     }

@@ -173,16 +173,57 @@ impl fmt::Display for SchemaError {
 
 impl std::error::Error for SchemaError {}
 
+/// Why a schema could not be loaded: the file, its TOML, or its consistency rules.
+#[derive(Debug)]
+pub enum LoadError {
+    Read { path: std::path::PathBuf, source: std::io::Error },
+    Toml { path: Option<std::path::PathBuf>, message: String },
+    Invalid { path: Option<std::path::PathBuf>, error: SchemaError },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = |p: &Option<std::path::PathBuf>| {
+            p.as_ref().map(|p| format!("schema {}: ", p.display())).unwrap_or_default()
+        };
+        match self {
+            LoadError::Read { path, source } => write!(f, "read schema {}: {source}", path.display()),
+            LoadError::Toml { path, message } => write!(f, "{}{message}", at(path)),
+            LoadError::Invalid { path, error } => write!(f, "{}{error}", at(path)),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Read { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl LoadError {
+    fn at(self, path: &Path) -> LoadError {
+        match self {
+            LoadError::Toml { message, .. } => LoadError::Toml { path: Some(path.to_path_buf()), message },
+            LoadError::Invalid { error, .. } => LoadError::Invalid { path: Some(path.to_path_buf()), error },
+            read => read,
+        }
+    }
+}
+
 impl Schema {
-    pub fn load(path: &Path) -> Result<Schema, Box<dyn std::error::Error + Send + Sync>> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("read schema {}: {e}", path.display()))?;
-        let schema = Schema::parse(&text).map_err(|e| format!("schema {}: {e}", path.display()))?;
-        Ok(schema)
+    pub fn load(path: &Path) -> Result<Schema, LoadError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+        Schema::parse(&text).map_err(|e| e.at(path))
     }
 
-    pub fn parse(text: &str) -> Result<Schema, Box<dyn std::error::Error + Send + Sync>> {
-        let schema: Schema = toml::from_str(text)?;
-        schema.check()?;
+    pub fn parse(text: &str) -> Result<Schema, LoadError> {
+        let schema: Schema =
+            toml::from_str(text).map_err(|e| LoadError::Toml { path: None, message: e.to_string() })?;
+        schema.check().map_err(|error| LoadError::Invalid { path: None, error })?;
         Ok(schema)
     }
 

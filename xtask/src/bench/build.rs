@@ -4,9 +4,9 @@
 //! few runs after one warm-up run (which pays npm ci, the cold server compile and BuildKit's
 //! first solve, and is reported separately).
 
-use crate::cli::Global;
 use crate::commands::build_image::{BuildOptions, BuildOutcome, build_image};
 use crate::effects::docker::BollardEngine;
+use crate::project::Project;
 use crate::report::{self, Format, Status};
 use anyhow::Context;
 use serde::Serialize;
@@ -41,8 +41,7 @@ fn figures(o: &BuildOutcome, total_ms: u128) -> RunFigures {
     }
 }
 
-pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
-    let root = g.root();
+pub fn run(quick: bool, format: Format, p: &Project) -> anyhow::Result<Status> {
     let dir = tempfile::tempdir().context("temp dir for the bench env file")?;
     let env_file = dir.path().join(".env.production");
     std::fs::write(&env_file, envfile::sample::production_env()).context("write the bench env file")?;
@@ -50,13 +49,11 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
     let mut builder_env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
     // A throwaway build secret, so the secret-mount step runs as in a real build.
     builder_env.insert("NPM_TOKEN".into(), "benchNpmToken0123456789abcdef".into());
-    let opts = BuildOptions {
-        root,
-        env_file,
-        tag: "xtask-bench/reference:latest".into(),
-        environment: "production".into(),
-        builder_env,
+    let selection = crate::project::EnvSelection {
+        env: "production".into(),
+        source: crate::project::EnvSource::File { path: env_file, defaulted: false },
     };
+    let opts = BuildOptions { project: p.clone(), selection, tag: "xtask-bench/reference:latest".into(), builder_env };
     let engine = BollardEngine::from_env()?;
     let runs = if quick { 1 } else { 5 };
     let once = || -> anyhow::Result<RunFigures> {

@@ -2,9 +2,9 @@
 //! same image to the sandbox VPS, with bytes sent; each against the baseline of a bare
 //! `docker save | ssh docker load` of the same image (the transfer a deploy cannot beat).
 
-use crate::cli::Global;
 use crate::effects::docker::{BollardEngine, BuildRequest, ImageEngine, context_tar_gz};
 use crate::effects::ssh::Remote;
+use crate::project::Project;
 use crate::report::{Format, Status, print_json};
 use crate::rigs::engine::{BASE_IMAGE, Engine};
 use crate::rigs::sandbox::Sandbox;
@@ -31,9 +31,9 @@ struct Figures {
     first_vs_bare: f64,
 }
 
-pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
+pub fn run(quick: bool, format: Format, p: &Project) -> anyhow::Result<Status> {
     let (mb, runs) = if quick { (5, 1) } else { (50, 3) };
-    let root = g.root();
+    let root = p.root().to_path_buf();
     let engine = Engine::ensure_in(&root)?;
     let sandbox = Sandbox::ensure_in(&root)?;
     let _lease = sandbox.lease()?;

@@ -1,7 +1,7 @@
 //! `cargo xtask bench env`: verify-env on a generated 1,000-variable file, reported as medians
 //! over N runs and as ratios against dotenvy parsing the same file in the same run.
 
-use crate::cli::Global;
+use crate::project::Project;
 use crate::report::{self, Format, Status};
 use anyhow::Context;
 use envfile::{Facts, GitFacts, Schema};
@@ -58,9 +58,11 @@ fn median(mut f: impl FnMut(), runs: usize) -> f64 {
     times[runs / 2].as_secs_f64() * 1000.0
 }
 
-pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
+pub fn run(quick: bool, format: Format, p: &Project) -> anyhow::Result<Status> {
     let runs = if quick { 5 } else { 31 };
-    let schema = Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
+    let schema = Schema::load(&p.path(crate::project::SCHEMA_PATH))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("load the env schema")?;
     let text = generate(VARIABLES);
     let bytes = text.as_bytes();
     let facts = Facts {
@@ -93,15 +95,13 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
     let dir = tempfile::tempdir().context("create a temp dir for the bench file")?;
     let path = dir.path().join(".env.production");
     std::fs::write(&path, &text).context("write the bench env file")?;
-    let args = crate::commands::verify_env::Args {
-        environment: "production".into(),
-        env_file: Some(path),
-        layered: false,
-        format: Format::Json,
+    let selection = crate::project::EnvSelection {
+        env: "production".into(),
+        source: crate::project::EnvSource::File { path, defaulted: false },
     };
     let verify_env_command_ms = median(
         || {
-            std::hint::black_box(args.check(g).ok());
+            std::hint::black_box(crate::commands::verify_env::check(p, &selection).ok());
         },
         runs.min(11),
     );

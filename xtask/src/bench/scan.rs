@@ -2,7 +2,7 @@
 //! minified JS, binary) with planted secrets, against `rg -a -F -c -f VALUES` on the same
 //! bytes (throughput ratio, single thread) and against installable peers (time, recall).
 
-use crate::cli::Global;
+use crate::project::Project;
 use crate::report::{self, Format, Status};
 use anyhow::Context;
 use base64::Engine as _;
@@ -331,9 +331,9 @@ fn ensure_secretlint(dir: PathBuf) -> Option<PathBuf> {
     (ok && bin.exists()).then_some(bin)
 }
 
-pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
+pub fn run(quick: bool, format: Format, p: &Project) -> anyhow::Result<Status> {
     let (files, runs) = if quick { (6, 3) } else { (64, 9) };
-    let dir = g.root().join(format!("target/bench/scan-v3-{files}x8M"));
+    let dir = p.root().to_path_buf().join(format!("target/bench/scan-v3-{files}x8M"));
     let (values, plants) = corpus(&dir, files)?;
     let bytes = (files * FILE_BYTES) as u64;
     let paths: Vec<PathBuf> =
@@ -547,7 +547,7 @@ pub fn run(quick: bool, format: Format, g: &Global) -> anyhow::Result<Status> {
     }
 
     // secretlint: the npm peer, with its recommended preset (v12; v13 needs Node 22).
-    if !quick && let Some(bin) = ensure_secretlint(g.root().join("target/bench/peers/secretlint")) {
+    if !quick && let Some(bin) = ensure_secretlint(p.root().to_path_buf().join("target/bench/peers/secretlint")) {
         // Its report goes to a file: piped, node exits before flushing and the JSON is cut at 64 KiB.
         let report = tempfile::NamedTempFile::new()?;
         let rc = r#"{"rules":[{"id":"@secretlint/secretlint-rule-preset-recommend"}]}"#;

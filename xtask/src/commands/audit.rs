@@ -1,13 +1,11 @@
-//! `cargo xtask audit`: seed 004's security posture checklist, evaluated where a machine can
+//! `cargo xtask audit`: the security posture checklist, evaluated where a machine can
 //! tell (✔ / ✗), and `unknown` with the reason where it cannot. Exit 1 on any ✗.
 
-use crate::cli::Global;
-use crate::commands::secrets::EnvTarget;
-use crate::effects::clock::{Clock, SystemClock};
+use crate::effects::docker::{BollardEngine, ImageEngine};
 use crate::plan::secrets::meta::{Meta, ages};
 use crate::plan::secrets::store::{Current, Target};
+use crate::project::{EnvArgs, Project};
 use crate::report::{Format, Status, print_json};
-use anyhow::Context;
 use base64::Engine;
 use envfile::{Schema, Secret};
 use serde::Serialize;
@@ -17,7 +15,7 @@ use std::os::unix::fs::MetadataExt;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub target: EnvTarget,
+    pub env: EnvArgs,
     /// Image to inspect for its runtime user (through the Docker engine); without it the
     /// non-root check is unknown
     #[arg(long, value_name = "TAG")]
@@ -55,42 +53,18 @@ fn check(item: &'static str, verdict: Verdict, why: impl Into<String>) -> Check 
     Check { item, verdict, why: why.into() }
 }
 
-/// The image's configured user, behind a trait so the audit logic is tested without an engine.
-pub trait ImageUser {
-    /// `Ok(None)` when the image does not exist.
-    fn user(&self, image: &str) -> anyhow::Result<Option<String>>;
-}
-
-/// The real engine through bollard (DOCKER_HOST or the default socket).
-pub struct BollardImages;
-
-impl ImageUser for BollardImages {
-    fn user(&self, image: &str) -> anyhow::Result<Option<String>> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        rt.block_on(async {
-            let docker = bollard::Docker::connect_with_defaults()
-                .context("connect to the docker engine (set DOCKER_HOST)")?
-                .negotiate_version()
-                .await
-                .context("reach the docker engine (is it running?)")?;
-            match docker.inspect_image(image).await {
-                Ok(i) => Ok(Some(i.config.and_then(|c| c.user).unwrap_or_default())),
-                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
-                Err(e) => Err(e).with_context(|| format!("inspect image {image}")),
-            }
-        })
-    }
-}
-
 impl Args {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        let (schema, target) = self.target.resolve(g)?;
-        let checks = evaluate(&schema, &target, self.image.as_deref(), &BollardImages, &SystemClock)?;
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
+        let (schema, target) = crate::commands::secrets::target(p, &self.env)?;
+        let current = p.current_values(&target, schema)?;
+        let meta = p.secrets_meta()?;
+        let user = self.image.as_deref().map(|image| (image, image_user(image)));
+        let checks = evaluate(schema, &target, &current, &meta, user, p.clock().today());
         let failed = checks.iter().any(|c| c.verdict == Verdict::Fail);
         if self.format == Format::Json {
             print_json(&serde_json::json!({ "env": target.env, "checks": checks, "failed": failed }))?;
         } else {
-            let mut table = crate::commands::secrets::table(["", "item", "why"]);
+            let mut table = crate::report::table(["", "item", "why"]);
             for c in &checks {
                 table.add_row([c.verdict.symbol(), c.item, &c.why]);
             }
@@ -104,11 +78,11 @@ impl Args {
 pub fn evaluate(
     schema: &Schema,
     target: &Target,
-    image: Option<&str>,
-    images: &dyn ImageUser,
-    clock: &dyn Clock,
-) -> anyhow::Result<Vec<Check>> {
-    let current = Current::load(target, schema)?;
+    current: &Current,
+    meta: &Meta,
+    image_user: Option<(&str, anyhow::Result<Option<String>>)>,
+    today: i64,
+) -> Vec<Check> {
     let exists = current.env_file_exists;
     let get = |n: &str| current.get(n);
     let mut out = vec![
@@ -116,14 +90,14 @@ pub fn evaluate(
         cors(&target.env, exists, get("ALLOWED_ORIGINS")),
         rate_limits(exists, get("RATE_LIMIT_MAX"), get("RATE_LIMIT_WINDOW_MS")),
         outside_vcs(schema, target),
-        file_modes(target, &current),
-        non_root(image, images),
+        file_modes(target, current),
+        non_root(image_user),
         check(
             "image clean (no secret in layers, config, history)",
             Verdict::Unknown,
             "audit does not re-scan images: run `cargo xtask verify-image TAG` (build-image runs it)",
         ),
-        rotation(schema, target, &current, clock)?,
+        rotation(schema, target, current, meta, today),
     ];
     for item in [
         "CSP nonce active (no unsafe-inline/eval)",
@@ -134,7 +108,7 @@ pub fn evaluate(
     ] {
         out.push(check(item, Verdict::Unknown, "not machine-checkable from the repository: a human confirms it"));
     }
-    Ok(out)
+    out
 }
 
 const JWT_ITEM: &str = "JWT secret ≥ 32 random bytes";
@@ -252,12 +226,17 @@ fn file_modes(target: &Target, current: &Current) -> Check {
     }
 }
 
-fn non_root(image: Option<&str>, images: &dyn ImageUser) -> Check {
+/// The configured user of `image` in the local engine (`None`: no such image).
+fn image_user(image: &str) -> anyhow::Result<Option<String>> {
+    Ok(BollardEngine::from_env()?.inspect(image)?.map(|i| i.user))
+}
+
+fn non_root(image_user: Option<(&str, anyhow::Result<Option<String>>)>) -> Check {
     const ITEM: &str = "image runs as non-root";
-    let Some(image) = image else {
+    let Some((image, user)) = image_user else {
         return check(ITEM, Verdict::Unknown, "pass --image TAG to inspect the image's user");
     };
-    match images.user(image) {
+    match user {
         Ok(None) => check(ITEM, Verdict::Unknown, format!("no image {image} in the engine")),
         Ok(Some(u)) if ["", "root", "0"].contains(&u.split(':').next().unwrap_or("")) => check(
             ITEM,
@@ -272,14 +251,13 @@ fn non_root(image: Option<&str>, images: &dyn ImageUser) -> Check {
     }
 }
 
-fn rotation(schema: &Schema, target: &Target, current: &Current, clock: &dyn Clock) -> anyhow::Result<Check> {
+fn rotation(schema: &Schema, target: &Target, current: &Current, meta: &Meta, today: i64) -> Check {
     const ITEM: &str = "secrets rotated within their period";
-    let meta = Meta::load(&target.meta_path)?;
-    let all = ages(schema, &meta, &target.env, clock.today());
+    let all = ages(schema, meta, &target.env, today);
     let present: Vec<_> = all.iter().filter(|a| current.has(&a.name)).collect();
     let overdue: Vec<&str> = present.iter().filter(|a| a.overdue).map(|a| a.name.as_str()).collect();
     let unknown: Vec<&str> = present.iter().filter(|a| a.age_days.is_none()).map(|a| a.name.as_str()).collect();
-    Ok(if !overdue.is_empty() {
+    if !overdue.is_empty() {
         check(ITEM, Verdict::Fail, format!("overdue: {} (`cargo xtask secrets rotate NAME`)", overdue.join(", ")))
     } else if present.is_empty() || !unknown.is_empty() {
         check(
@@ -292,27 +270,21 @@ fn rotation(schema: &Schema, target: &Target, current: &Current, clock: &dyn Clo
         )
     } else {
         check(ITEM, Verdict::Pass, format!("{} secrets within their period", present.len()))
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    struct Fake(Option<String>);
-    impl ImageUser for Fake {
-        fn user(&self, _: &str) -> anyhow::Result<Option<String>> {
-            Ok(self.0.clone())
-        }
-    }
-
     #[test]
     fn root_and_missing_users_fail_and_a_numeric_user_passes() {
-        assert_eq!(non_root(Some("i"), &Fake(Some(String::new()))).verdict, Verdict::Fail);
-        assert_eq!(non_root(Some("i"), &Fake(Some("0:0".into()))).verdict, Verdict::Fail);
-        assert_eq!(non_root(Some("i"), &Fake(Some("10001".into()))).verdict, Verdict::Pass);
-        assert_eq!(non_root(Some("i"), &Fake(None)).verdict, Verdict::Unknown);
-        assert_eq!(non_root(None, &Fake(None)).verdict, Verdict::Unknown);
+        let user = |u: Option<&str>| Some(("i", Ok(u.map(str::to_string))));
+        assert_eq!(non_root(user(Some(""))).verdict, Verdict::Fail);
+        assert_eq!(non_root(user(Some("0:0"))).verdict, Verdict::Fail);
+        assert_eq!(non_root(user(Some("10001"))).verdict, Verdict::Pass);
+        assert_eq!(non_root(user(None)).verdict, Verdict::Unknown);
+        assert_eq!(non_root(None).verdict, Verdict::Unknown);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `cargo xtask bench NAME`: benchmarks, each reported as a ratio against a baseline run
 //! side by side on the same input (never as a timed assertion in a test).
 
-use crate::cli::Global;
+use crate::project::Project;
 use crate::report::{Format, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,12 +29,12 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
         match self.name {
-            Bench::Env => crate::bench::env::run(self.quick, self.format, g),
-            Bench::Scan => crate::bench::scan::run(self.quick, self.format, g),
-            Bench::Build => crate::bench::build::run(self.quick, self.format, g),
-            Bench::Deploy => crate::bench::deploy::run(self.quick, self.format, g),
+            Bench::Env => crate::bench::env::run(self.quick, self.format, p),
+            Bench::Scan => crate::bench::scan::run(self.quick, self.format, p),
+            Bench::Build => crate::bench::build::run(self.quick, self.format, p),
+            Bench::Deploy => crate::bench::deploy::run(self.quick, self.format, p),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! `--check` fail (exit 1) naming the command that fixes them. One generator per file, listed
 //! in [`crate::plan::codegen::FILES`]; a test runs the check so plain `cargo test` catches drift.
 
-use crate::cli::Global;
 use crate::plan::codegen::FILES;
+use crate::project::Project;
 use crate::report::Status;
 use anyhow::Context;
 use envfile::Schema;
@@ -17,9 +17,9 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        let root = g.root();
-        let stale = ensure(&root, &g.schema_path(), !self.check)?;
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
+        let root = p.root().to_path_buf();
+        let stale = ensure(&root, &p.path(crate::project::SCHEMA_PATH), !self.check)?;
         if self.check && !stale.is_empty() {
             for path in &stale {
                 eprintln!("stale: {path} does not match deploy/env.schema.toml");

@@ -2,9 +2,9 @@
 //! verify, build, deploy, health check, the URL, and a headless-Chromium look at the page.
 //! `--stop` tears down exactly what the demo started (recorded in target/demo/state).
 
-use crate::cli::Global;
 use crate::effects::browser;
 use crate::effects::ssh::Remote;
+use crate::project::Project;
 use crate::report::{Format, Status, print_json};
 use crate::rigs::engine::{BASE_IMAGE, Engine};
 use crate::rigs::sandbox::{Sandbox, VPS_IP};
@@ -41,8 +41,8 @@ fn demo_dir(root: &Path) -> PathBuf {
 }
 
 impl Args {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        let root = g.root();
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
+        let root = p.root().to_path_buf();
         if self.stop {
             return stop(&root);
         }
@@ -182,7 +182,7 @@ fn stop(root: &Path) -> anyhow::Result<Status> {
         bail!("cannot reach the sandbox VPS to stop the demo app; try `cargo xtask demo --stop` again");
     }
     if deployed && sandbox_answers(root) {
-        let targets = crate::plan::deploy::targets::Targets::load(root)?;
+        let targets = crate::project::Project::open(root.to_path_buf()).targets()?;
         let t = targets.get(Some("sandbox"))?;
         let ssh = crate::commands::deploy::connect::ssh(root, t)?;
         let script = format!(

@@ -6,18 +6,17 @@ pub mod execute;
 pub mod rollback;
 pub mod verify;
 
-use crate::cli::Global;
+use crate::effects::clock::Clock;
 use crate::effects::docker::{BollardEngine, ImageEngine};
 use crate::plan::compose;
+use crate::plan::deploy::envship::{self, Shipment};
 use crate::plan::deploy::plan::{self, ImageRef, Inputs};
-use crate::plan::deploy::{envship, targets};
+use crate::plan::deploy::targets::Target;
+use crate::project::{EnvArgs, EnvSelection, Project};
 use crate::report::{Format, Status, print_json};
 use anyhow::{Context, bail};
-use envfile::Schema;
 use execute::{Outcome, Payload, Result_};
 use serde::Serialize;
-use std::path::PathBuf;
-use targets::Targets;
 
 /// The image `build-image` produces unless told otherwise.
 pub const DEFAULT_IMAGE: &str = "reference-app:latest";
@@ -36,9 +35,10 @@ pub enum DeployCommand {
 pub struct VpsArgs {
     /// Target name from deploy/targets.toml (default: its `default`)
     pub target: Option<String>,
-    /// The env file to ship (runtime config and secrets)
-    #[arg(long, value_name = "PATH")]
-    pub env_file: Option<PathBuf>,
+    /// What ships: the env file (default: .env.<the target's environment>) or the layers;
+    /// `--env`, when given, must be the target's environment
+    #[command(flatten)]
+    pub env: EnvArgs,
     /// The local image to ship
     #[arg(long, value_name = "TAG", default_value = DEFAULT_IMAGE)]
     pub image: String,
@@ -53,11 +53,11 @@ pub struct VpsArgs {
 }
 
 impl DeployCommand {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
         match self {
-            DeployCommand::Vps(a) => a.run(g),
-            DeployCommand::Rollback(a) => a.run(g),
-            DeployCommand::Status(a) => a.run(g),
+            DeployCommand::Vps(a) => a.run(p),
+            DeployCommand::Rollback(a) => a.run(p),
+            DeployCommand::Status(a) => a.run(p),
         }
     }
 }
@@ -71,13 +71,13 @@ struct Report<'a> {
 }
 
 impl VpsArgs {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        let root = g.root();
-        let targets = Targets::load(&root)?;
-        let target = targets.get(self.target.as_deref())?.clone();
-        let schema = Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let env_path = self.env_file.clone().unwrap_or_else(|| root.join(compose::ENV_FILE_NAME));
-        let shipment = envship::prepare(&schema, &env_path, &root)?;
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
+        let root = p.root().to_path_buf();
+        let target = p.targets()?.get(self.target.as_deref())?.clone();
+        let schema = p.schema()?;
+        let selection = target_env(p, &target, &self.env)?;
+        let env_path = selection.file().map(|f| f.to_path_buf()).unwrap_or_else(|| p.path("config"));
+        let shipment = ship(p, schema, &selection)?;
         let engine = local_engine()?;
         let info = engine
             .inspect(&self.image)?
@@ -87,7 +87,7 @@ impl VpsArgs {
             image: ImageRef { tag: self.image.clone(), id: info.id },
             env_file: env_path.clone(),
             env: shipment.summary.clone(),
-            timestamp: utc_stamp(),
+            timestamp: utc_stamp(p.clock()),
             wait_secs: self.wait,
         });
         let human = self.format == Format::Human;
@@ -104,18 +104,17 @@ impl VpsArgs {
                 eprintln!("deploy: {line}");
             }
         };
-        progress(&format!("verify-env {}", env_path.display()));
-        let v = verify::env(g, &schema, &env_path)?;
+        progress(&format!("verify-env {} for {}", p.show(&env_path), selection.env));
+        let v = verify::env(p, &selection)?;
         if v != Status::Ok {
-            bail!("verify-env refused {}; fix the findings above, then deploy again", env_path.display());
+            bail!("verify-env refused {}; fix the findings above, then deploy again", p.show(&env_path));
         }
         progress(&format!("verify-image {}", self.image));
-        if verify::image(g, &schema, &env_path, &engine, &self.image)? != Status::Ok {
+        if verify::image(p, &selection, &engine, &self.image)? != Status::Ok {
             bail!("verify-image refused {}; rebuild it without the findings above", self.image);
         }
-        let template = std::fs::read_to_string(root.join(compose::TEMPLATE_PATH))
-            .with_context(|| format!("read {}", compose::TEMPLATE_PATH))?;
-        let compose_text = compose::render(&schema, &template, compose::Variant::Compose);
+        let template = crate::effects::files::read_text(&p.path(compose::TEMPLATE_PATH))?;
+        let compose_text = compose::render(schema, &template, compose::Variant::Compose);
         let server = connect::ssh(&root, &target)?;
         let image_tag = self.image.clone();
         let open_image = || engine.export(&image_tag);
@@ -132,7 +131,7 @@ impl VpsArgs {
                 push: &push,
                 who: who(),
                 pid: std::process::id(),
-                when: utc_iso(),
+                when: utc_iso(p.clock()),
             },
             &mut progress,
         )?;
@@ -199,18 +198,43 @@ pub fn who() -> String {
     format!("{user}@{host}")
 }
 
-fn now_secs() -> i64 {
-    use crate::effects::clock::Clock;
-    crate::effects::clock::SystemClock.now()
-}
-
 /// `YYYYmmddTHHMMSSZ`, the release name prefix (sorts by time).
-pub fn utc_stamp() -> String {
-    let (y, mo, d, h, m, s) = crate::effects::clock::civil(now_secs());
+pub fn utc_stamp(clock: &dyn Clock) -> String {
+    let (y, mo, d, h, m, s) = crate::effects::clock::civil(clock.now());
     format!("{y:04}{mo:02}{d:02}T{h:02}{m:02}{s:02}Z")
 }
 
 /// `YYYY-mm-ddTHH:MM:SSZ`, for the audit log.
-pub fn utc_iso() -> String {
-    crate::effects::clock::rfc3339(now_secs())
+pub fn utc_iso(clock: &dyn Clock) -> String {
+    crate::effects::clock::rfc3339(clock.now())
+}
+
+/// The environment a target deploys: its own, unless `--env` names another (refused: the
+/// env file would be checked against the wrong requirements).
+pub fn target_env(p: &Project, target: &Target, args: &EnvArgs) -> anyhow::Result<EnvSelection> {
+    if let Some(env) = &args.env
+        && *env != target.environment
+    {
+        bail!(
+            "target {} deploys environment {:?}, not {env:?}; drop --env, or set `environment = \"{env}\"` for it in deploy/targets.toml",
+            target.name,
+            target.environment
+        );
+    }
+    p.select_env(args, &target.environment)
+}
+
+/// The shipment of a selection: its values split by plane, file-delivered secrets from
+/// `secrets/` (beside the env file, or the project's) when the env file lacks them.
+pub fn ship(p: &Project, schema: &envfile::Schema, selection: &EnvSelection) -> anyhow::Result<Shipment> {
+    let env = p.load_env(selection)?;
+    let beside = selection.file().and_then(|f| f.parent()).map(|d| d.join(crate::project::SECRETS_DIR));
+    let dirs: Vec<_> = beside.into_iter().chain([p.secrets_dir()]).collect();
+    let file_secret = |v: &envfile::Variable| {
+        let name = format!("{}.txt", v.secret_file_name());
+        dirs.iter()
+            .find_map(|d| crate::effects::files::read_optional(&d.join(&name)).ok().flatten())
+            .map(|s| envfile::Secret::new(s.trim_end_matches(['\n', '\r'])))
+    };
+    envship::prepare(schema, &env, &file_secret)
 }

@@ -2,13 +2,11 @@
 //! file, with secret values masked unless `--reveal`. `${VAR}` references resolve against this
 //! process's environment, as Compose resolves them against the shell's.
 
-use crate::cli::Global;
+use crate::project::{DEFAULT_ENV, EnvArgs, EnvSelection, EnvSource, Project};
 use crate::report::{self, Format, Status};
-use anyhow::{Context, bail};
 use envfile::{Env, Schema, compose};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum EnvCommand {
@@ -18,17 +16,14 @@ pub enum EnvCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
-    /// Env file to read [default: <project>/.env.production]
-    #[arg(long, value_name = "PATH")]
-    pub env_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub env: EnvArgs,
     /// Print secret values in clear (only on a terminal you trust)
     #[arg(long)]
     pub reveal: bool,
-    /// Environment: with --explain, its layers (config/common.env, config/<NAME>.env,
-    /// secrets/*.txt) when config/ has them; else the file .env.<NAME>
-    #[arg(long = "env", value_name = "NAME")]
-    pub env: Option<String>,
-    /// Show the file (and line) that set each variable and what it overrides
+    /// Show the file (and line) that set each variable and what it overrides: the layers
+    /// (config/common.env, config/<NAME>.env, secrets/*.txt) when config/ has them, else the
+    /// env file
     #[arg(long)]
     pub explain: bool,
     #[arg(long, value_enum, default_value_t)]
@@ -36,9 +31,9 @@ pub struct ShowArgs {
 }
 
 impl EnvCommand {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
         match self {
-            EnvCommand::Show(a) => a.run(g),
+            EnvCommand::Show(a) => a.run(p),
         }
     }
 }
@@ -58,50 +53,94 @@ struct Json<'a> {
 }
 
 impl ShowArgs {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        if self.format == Format::Sarif {
-            bail!("env show prints human or json; --format sarif is not supported");
-        }
-        let root = g.root();
-        let schema =
-            Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
+    pub fn run(self, project: &Project) -> anyhow::Result<Status> {
+        let schema = project.schema()?;
+        let selection = project.select_env(&self.env, DEFAULT_ENV)?;
         if self.explain {
-            let env = self.env.as_deref().unwrap_or("production");
-            return crate::commands::secrets::layered::explain(
-                &root,
-                &schema,
-                env,
-                self.env_file.as_deref(),
-                self.reveal,
-                self.format,
-            );
+            return explain(project, schema, &selection, self.reveal, self.format);
         }
-        let default = format!(".env.{}", self.env.as_deref().unwrap_or("production"));
-        let path = self.env_file.clone().unwrap_or_else(|| root.join(default));
-        let bytes = std::fs::read(&path).with_context(|| format!("read env file {}", path.display()))?;
-        let lookup = |k: &str| std::env::var(k).ok();
-        let entries = match compose::parse_bytes(&bytes, &lookup) {
-            Ok(e) => e,
-            Err(e) => {
-                // Compose would refuse to start the service: say where and why (never a value).
-                eprintln!(
-                    "error: {}:{}: Compose would reject this file: {}",
-                    crate::commands::verify_env::display_path(&root, &path),
-                    e.line,
-                    e.message
-                );
-                return Ok(Status::Failed);
+        let env = match selection.file() {
+            None => project.load_env(&selection)?,
+            Some(path) => {
+                let bytes = project.read_env_bytes(path)?;
+                // `${VAR}` resolves against this process's environment, as Compose resolves
+                // it against the shell's.
+                let lookup = |k: &str| std::env::var(k).ok();
+                match compose::parse_bytes(&bytes, &lookup) {
+                    Ok(e) => Env::from_entries(e),
+                    Err(e) => {
+                        // Compose would refuse to start the service: say where and why (never a value).
+                        eprintln!(
+                            "error: {}:{}: Compose would reject this file: {}",
+                            project.show(path),
+                            e.line,
+                            e.message
+                        );
+                        return Ok(Status::Failed);
+                    }
+                }
             }
         };
-        let shown = show(&schema, &Env::from_entries(entries), self.reveal);
+        let shown = show(schema, &env, self.reveal);
         match self.format {
             Format::Json => report::print_json(&Json {
                 variables: shown.iter().map(|s| (s.name.as_str(), s.value.as_str())).collect(),
             })?,
-            _ => print_human(&shown),
+            Format::Human => print_human(&shown),
         }
         Ok(Status::Ok)
     }
+}
+
+#[derive(serde::Serialize)]
+struct Explained {
+    name: String,
+    value: String,
+    secret: bool,
+    source: String,
+    overrides: Vec<String>,
+}
+
+/// `env show --explain`: every variable with the file (and line) that set it and what it
+/// overrides; secret values masked unless `reveal`.
+fn explain(
+    project: &Project,
+    schema: &Schema,
+    selection: &EnvSelection,
+    reveal: bool,
+    format: Format,
+) -> anyhow::Result<Status> {
+    let env = &selection.env;
+    let named = match &selection.source {
+        EnvSource::File { path, defaulted: false } => Some(path.as_path()),
+        _ => None,
+    };
+    let (from, vars) = project.effective(env, named)?;
+    let rows: Vec<Explained> = vars
+        .iter()
+        .map(|l| {
+            let secret = Env::is_secret(schema, &l.key);
+            Explained {
+                name: l.key.clone(),
+                value: if secret && !reveal { l.value.masked() } else { l.value.expose().to_string() },
+                secret,
+                source: l.origin.to_string(),
+                overrides: l.overrides.iter().map(ToString::to_string).collect(),
+            }
+        })
+        .collect();
+    if format == Format::Json {
+        report::print_json(&serde_json::json!({ "env": env, "from": from, "variables": rows }))?;
+    } else {
+        println!("{env}: {from}");
+        let mut table = report::table(["variable", "value", "set by", "overrides"]);
+        for r in &rows {
+            let value = if r.secret { format!("{} (secret)", r.value) } else { format!("{:?}", r.value) };
+            table.add_row([r.name.clone(), value, r.source.clone(), r.overrides.join(", ")]);
+        }
+        println!("{table}");
+    }
+    Ok(Status::Ok)
 }
 
 /// Every effective variable, secret values (per the schema; unknown names count as secret)

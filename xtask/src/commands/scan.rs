@@ -1,28 +1,28 @@
 //! `cargo xtask scan`: run the leak scanner on a directory, tarball, image or git history.
 
-use crate::cli::Global;
-use crate::commands::verify_image::{default_env_file, finding_line, known_values, load_env, scanner};
+use crate::commands::verify_image::{diagnostic, known_values, rule_docs, scanner};
 use crate::effects::docker::{BollardEngine, ImageEngine};
-use crate::report::{self, Format, Status};
+use crate::project::{DEFAULT_ENV, EnvArgs, EnvSource, Project};
+use crate::report::{self, Diagnostic, FindingsFormat, Status};
 use anyhow::{Context, bail};
 use envfile::Schema;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use leakscan::{Finding, KnownValue, Report, Scanner, Severity};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Env file whose secret-plane (and undeclared) values are searched for, with their
-    /// encodings (default: <project>/.env.production when it exists). `secrets/*.txt` values
-    /// are always added.
-    #[arg(long, value_name = "PATH")]
-    pub env_file: Option<PathBuf>,
+    /// Whose secret-plane (and undeclared) values are searched for, with their encodings:
+    /// the env file (default: <project>/.env.<NAME> when it exists) or the layers.
+    /// `secrets/*.txt` values are always added.
+    #[command(flatten)]
+    pub env: EnvArgs,
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub format: FindingsFormat,
     /// Search for the known values only, without the pattern rules
     #[arg(long)]
     pub no_patterns: bool,
@@ -75,13 +75,12 @@ pub struct ScanOutput<'a> {
 }
 
 impl Args {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
         let target = Target::parse(&self.target)?;
-        let root = g.root();
-        let known = collect_known(g, &root, self.env_file.clone())?;
-        let progress = Progress::new(report::progress_enabled(self.format));
+        let known = collect_known(p, &self.env)?;
+        let progress = Progress::new(report::progress_enabled(self.format.base()));
         let bar = progress.clone();
-        let scanner = scanner(&root, known)?.with_patterns(!self.no_patterns).with_progress(move |n| bar.inc(n));
+        let scanner = scanner(p, known)?.with_patterns(!self.no_patterns).with_progress(move |n| bar.inc(n));
         let report = run_scan(&scanner, &target)?;
         progress.finish();
         let weak: Vec<String> = scanner.needles().weak_values().iter().map(|w| w.variable.clone()).collect();
@@ -92,37 +91,37 @@ impl Args {
 
 /// Known values: the env file's secret-plane and undeclared variables, plus `secrets/*.txt`.
 /// Public-plane values are never searched for: they are meant to ship.
-fn collect_known(g: &Global, root: &Path, env_flag: Option<PathBuf>) -> anyhow::Result<Vec<KnownValue>> {
-    let schema_path = g.schema_path();
-    let schema = if schema_path.is_file() {
-        Some(
-            Schema::load(&schema_path)
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| format!("read schema {}", schema_path.display()))?,
-        )
-    } else {
-        None
-    };
+fn collect_known(p: &Project, args: &EnvArgs) -> anyhow::Result<Vec<KnownValue>> {
+    let schema = p.schema_if_present()?;
     let mut known = Vec::new();
-    if let Some(path) = default_env_file(root, env_flag) {
-        let env = load_env(&path)?;
-        match &schema {
-            Some(s) => known.extend(known_values(s, &env)),
-            // Without a schema nothing is known to be public: every value counts.
-            None => known.extend(
-                env.iter()
-                    .filter(|v| !v.value.is_empty())
-                    .map(|v| KnownValue { variable: v.name.clone(), value: v.value.expose().as_bytes().to_vec() }),
-            ),
+    match schema {
+        Some(s) => {
+            let selection = p.select_env(args, DEFAULT_ENV)?;
+            let absent_default =
+                matches!(&selection.source, EnvSource::File { path, defaulted: true } if !path.exists());
+            if !absent_default {
+                known.extend(known_values(s, &p.load_env(&selection)?));
+            }
+        }
+        // Without a schema nothing is known to be public: every value of a named env file counts.
+        None => {
+            if let Some(path) = &args.env_file {
+                let env = p.load_env_file(path)?;
+                known.extend(
+                    env.iter()
+                        .filter(|v| !v.value.is_empty())
+                        .map(|v| KnownValue { variable: v.name.clone(), value: v.value.expose().as_bytes().to_vec() }),
+                );
+            }
         }
     }
-    known.extend(secret_files(root, schema.as_ref())?);
+    known.extend(secret_files(p, schema)?);
     Ok(known)
 }
 
 /// `secrets/*.txt`: one value per file, named after the schema variable it belongs to.
-fn secret_files(root: &Path, schema: Option<&Schema>) -> anyhow::Result<Vec<KnownValue>> {
-    let dir = root.join("secrets");
+fn secret_files(p: &Project, schema: Option<&Schema>) -> anyhow::Result<Vec<KnownValue>> {
+    let dir = p.secrets_dir();
     let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for entry in entries {
@@ -196,26 +195,25 @@ impl Progress {
     }
 }
 
-fn print(target: &str, report: &Report, weak: &[String], format: Format) -> anyhow::Result<()> {
+fn print(target: &str, report: &Report, weak: &[String], format: FindingsFormat) -> anyhow::Result<()> {
+    let diagnostics: Vec<Diagnostic> = report.findings.iter().map(|f| diagnostic(f, &|p| p.to_string())).collect();
     match format {
-        Format::Json => report::print_json(&ScanOutput {
+        FindingsFormat::Json => report::print_json(&ScanOutput {
             target,
             findings: &report.findings,
             bytes_scanned: report.bytes_scanned,
             findings_dropped: report.findings_dropped,
             weak_values: weak.to_vec(),
         }),
-        Format::Sarif => report::print_json(&sarif(report)),
-        Format::Human => {
+        FindingsFormat::Sarif => report::print_json(&report::sarif("leakscan", &rule_docs(), &diagnostics)),
+        FindingsFormat::Human => {
             for w in weak {
                 eprintln!(
                     "note: {w} is shorter than {} bytes: too weak to protect by scanning (lengthen it)",
                     leakscan::MIN_VALUE_LEN
                 );
             }
-            for f in &report.findings {
-                println!("{}", finding_line(f));
-            }
+            report::print_human(&diagnostics);
             if report.findings_dropped > 0 {
                 println!("... and {} more finding(s) not listed", report.findings_dropped);
             }
@@ -230,47 +228,6 @@ fn print(target: &str, report: &Report, weak: &[String], format: Format) -> anyh
         }
     }
 }
-
-/// SARIF 2.1.0: one rule per pattern rule (plus known values and unscanned parts), one
-/// result per finding, located by path (and byte offset) inside the target.
-pub fn sarif(report: &Report) -> serde_json::Value {
-    let mut rule_ids: Vec<&str> = vec!["known-value", "unscanned"];
-    rule_ids.extend(leakscan::RULE_IDS);
-    let rules: Vec<_> = rule_ids
-        .iter()
-        .map(|id| serde_json::json!({ "id": id, "shortDescription": { "text": rule_text(id) } }))
-        .collect();
-    let results: Vec<_> = report
-        .findings
-        .iter()
-        .map(|f| {
-            let mut physical = serde_json::json!({ "artifactLocation": { "uri": f.location.path() } });
-            if let Some(o) = f.offset {
-                physical["region"] = serde_json::json!({ "byteOffset": o });
-            }
-            serde_json::json!({
-                "ruleId": if f.kind == leakscan::Kind::Known { "known-value".to_string() } else { f.rule.clone().unwrap_or_default() },
-                "level": match f.severity { Severity::Error => "error", Severity::Warning => "warning", Severity::Info => "note" },
-                "message": { "text": format!("{} at {}", f.what(), f.location) },
-                "locations": [{ "physicalLocation": physical }],
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "version": "2.1.0",
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{ "tool": { "driver": { "name": "leakscan", "informationUri": "docs/guides/scanning.md", "rules": rules } }, "results": results }],
-    })
-}
-
-fn rule_text(id: &str) -> String {
-    match id {
-        "known-value" => "A declared secret value (or an encoding of it) is present".into(),
-        "unscanned" => "Part of the input could not be scanned (corrupt, over a limit)".into(),
-        other => format!("Looks like an undeclared secret: {other}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

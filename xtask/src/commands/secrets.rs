@@ -2,21 +2,18 @@
 //! generators and strengths, never a value.
 
 pub mod export;
-pub mod layered;
 
-use crate::cli::Global;
-use crate::effects::clock::{Clock, SystemClock};
+use crate::effects::clock::Clock;
 use crate::effects::files::Writer;
 use crate::plan::secrets::meta::{self, Meta};
 use crate::plan::secrets::store::{Current, Target};
 use crate::plan::secrets::{complete, rotate};
-use crate::report::{Format, Status, print_json};
+use crate::project::{DEFAULT_ENV, EnvArgs, Project};
+use crate::report::{self, Format, Status, print_json};
 use anyhow::{Context, bail};
-use comfy_table::Table;
 use envfile::Schema;
-use std::path::PathBuf;
 
-pub use meta::{Age, overdue, overdue_in};
+pub use meta::{Age, overdue};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SecretsCommand {
@@ -37,64 +34,18 @@ pub enum SecretsCommand {
     Export(export::Args),
 }
 
-/// Which environment, and where its env file is.
-#[derive(Debug, Clone, clap::Args)]
-pub struct EnvTarget {
-    /// Environment (from the schema's meta.environments)
-    #[arg(long = "env", value_name = "NAME", default_value = "production")]
-    pub env: String,
-    /// Env file of the environment [default: .env.<env>]
-    #[arg(long, value_name = "PATH", conflicts_with = "layered")]
-    pub env_file: Option<PathBuf>,
-    /// Layered config (seed 001): secrets and generated values in secrets/<name>.txt, config
-    /// in config/common.env + config/<env>.env; no env file
-    #[arg(long)]
-    pub layered: bool,
-}
-
-impl EnvTarget {
-    pub fn resolve(&self, g: &Global) -> anyhow::Result<(Schema, Target)> {
-        let schema = load_schema(g)?;
-        if !schema.meta.environments.contains(&self.env) {
-            bail!("unknown environment {:?}: the schema declares {}", self.env, schema.meta.environments.join(", "));
-        }
-        let mut target = Target::new(g, &self.env, self.env_file.clone());
-        target.layered = self.layered;
-        Ok((schema, target))
-    }
-}
-
-/// verify-env's rotation warnings: one `rotation-overdue` warning per secret of `env` past
-/// its rotation period in `deploy/secrets-meta.toml` (none when the file is absent).
-pub fn rotation_findings(root: &std::path::Path, schema: &Schema, env: &str) -> anyhow::Result<Vec<envfile::Finding>> {
-    let overdue = overdue_in(root, schema, env, &SystemClock).context("read deploy/secrets-meta.toml")?;
-    Ok(overdue
-        .into_iter()
-        .map(|a| envfile::Finding {
-            severity: envfile::Severity::Warning,
-            code: "rotation-overdue",
-            message: format!(
-                "{} was last rotated {} ({} days ago); its rotation period is {} days",
-                a.name,
-                a.since.as_deref().unwrap_or("?"),
-                a.age_days.unwrap_or(0),
-                a.rotation_days
-            ),
-            hint: Some(format!("cargo xtask secrets rotate {} --env {env} (see docs/guides/secrets.md)", a.name)),
-            variable: Some(a.name),
-            line: None,
-        })
-        .collect())
-}
-
-pub fn load_schema(g: &Global) -> anyhow::Result<Schema> {
-    Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("load the env schema: {e}"))
+/// The files of the environment a secrets command works on (`--env`, `--env-file`,
+/// `--layered`, as on every command).
+pub fn target<'p>(project: &'p Project, args: &EnvArgs) -> anyhow::Result<(&'p Schema, Target)> {
+    let schema = project.schema()?;
+    let selection = project.select_env(args, DEFAULT_ENV)?;
+    Ok((schema, Target::new(project, &selection)))
 }
 
 #[derive(Debug, clap::Args)]
 pub struct GenArgs {
     #[command(flatten)]
-    pub target: EnvTarget,
+    pub env: EnvArgs,
     /// Fill required provider keys (API keys no generator can make) with clearly-marked
     /// throwaway values of the right shape, so a demo passes verify-env. Never for a real
     /// deploy: providers reject them. Throwaway runs record no dates in
@@ -114,7 +65,7 @@ pub struct RotateArgs {
     /// The secret to rotate, e.g. JWT_SECRET
     pub name: String,
     #[command(flatten)]
-    pub target: EnvTarget,
+    pub env: EnvArgs,
     /// The value was already replaced by hand (a provider key): only record today as its
     /// rotation date, change no value
     #[arg(long)]
@@ -125,52 +76,34 @@ pub struct RotateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// Environment whose rotation dates to show
-    #[arg(long = "env", value_name = "NAME", default_value = "production")]
-    pub env: String,
+    #[command(flatten)]
+    pub env: EnvArgs,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
 
 impl SecretsCommand {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
         match self {
-            SecretsCommand::Gen(a) => a.run(g),
-            SecretsCommand::Rotate(a) => a.run(g, &Writer::default(), &SystemClock),
-            SecretsCommand::Status(a) => a.run(g, &SystemClock),
-            SecretsCommand::Export(a) => a.run(g),
+            SecretsCommand::Gen(a) => a.run(p),
+            SecretsCommand::Rotate(a) => a.run(p, &Writer::default()),
+            SecretsCommand::Status(a) => a.run(p),
+            SecretsCommand::Export(a) => a.run(p),
         }
     }
 }
 
-/// A human table in the project's style for the secrets commands, verify-git and audit.
-pub fn table<const N: usize>(header: [&str; N]) -> Table {
-    let mut table = Table::new();
-    table.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    table.set_header(header.to_vec());
-    table
-}
-
-fn no_sarif(format: Format) -> anyhow::Result<()> {
-    if format == Format::Sarif {
-        bail!("--format sarif is for findings; use human or json here");
-    }
-    Ok(())
-}
-
 impl GenArgs {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        no_sarif(self.format)?;
-        let (schema, target) = self.target.resolve(g)?;
-        let current = Current::load(&target, &schema)?;
-        let meta = Meta::load(&target.meta_path)?;
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
+        let (schema, target) = target(p, &self.env)?;
+        let current = p.current_values(&target, schema)?;
+        let meta = p.secrets_meta()?;
         let mut opts = complete::GenOptions { throwaway: self.throwaway, ..Default::default() };
         for kv in &self.set {
             let (k, v) = kv.split_once('=').with_context(|| format!("--set {kv}: expected NAME=VALUE"))?;
             opts.set.insert(k.trim().to_string(), v.to_string());
         }
-        let plan = complete::plan(&schema, &target, &current, &meta, &opts, &mut rand::rng(), &SystemClock)?;
+        let plan = complete::plan(schema, &target, &current, &meta, &opts, &mut rand::rng(), p.clock())?;
         complete::act(&plan, &target, &Writer::default()).context("write generated secrets")?;
         let incomplete = plan.incomplete();
         if self.format == Format::Json {
@@ -191,7 +124,7 @@ impl GenArgs {
 
 fn print_gen(plan: &complete::GenPlan, target: &Target) {
     use complete::Outcome::*;
-    let mut table = table(["variable", "plane", "action", "strength / source", "stored in"]);
+    let mut table = report::table(["variable", "plane", "action", "strength / source", "stored in"]);
     for i in &plan.items {
         let (action, detail) = match &i.outcome {
             Kept => ("kept".to_string(), String::new()),
@@ -225,15 +158,15 @@ fn print_gen(plan: &complete::GenPlan, target: &Target) {
 }
 
 impl RotateArgs {
-    pub fn run(self, g: &Global, writer: &Writer, clock: &dyn Clock) -> anyhow::Result<Status> {
-        no_sarif(self.format)?;
-        let (schema, target) = self.target.resolve(g)?;
-        let current = Current::load(&target, &schema)?;
-        let meta = Meta::load(&target.meta_path)?;
+    pub fn run(self, p: &Project, writer: &Writer) -> anyhow::Result<Status> {
+        let clock = p.clock();
+        let (schema, target) = target(p, &self.env)?;
+        let current = p.current_values(&target, schema)?;
+        let meta = p.secrets_meta()?;
         if self.recorded {
-            return record_rotation(&schema, &target, &current, meta, &self.name, writer, clock);
+            return record_rotation(schema, &target, &current, meta, &self.name, writer, clock);
         }
-        let plan = rotate::plan(&schema, &target, &current, &meta, &self.name, &mut rand::rng(), clock)?;
+        let plan = rotate::plan(schema, &target, &current, &meta, &self.name, &mut rand::rng(), clock)?;
         if plan.writes.iter().any(|w| w.path.starts_with(&target.secrets_dir)) {
             crate::effects::files::ensure_private_dir(&target.secrets_dir)?;
         }
@@ -279,16 +212,16 @@ fn record_rotation(
 }
 
 impl StatusArgs {
-    pub fn run(self, g: &Global, clock: &dyn Clock) -> anyhow::Result<Status> {
-        no_sarif(self.format)?;
-        let schema = load_schema(g)?;
-        let meta = Meta::load(&g.root().join("deploy/secrets-meta.toml"))?;
-        let ages = meta::ages(&schema, &meta, &self.env, clock.today());
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
+        let (schema, target) = target(p, &self.env)?;
+        let env = &target.env;
+        let meta = p.secrets_meta()?;
+        let ages = meta::ages(schema, &meta, env, p.clock().today());
         let overdue = ages.iter().any(|a| a.overdue);
         if self.format == Format::Json {
-            print_json(&serde_json::json!({ "env": self.env, "secrets": ages, "overdue": overdue }))?;
+            print_json(&serde_json::json!({ "env": env, "secrets": ages, "overdue": overdue }))?;
         } else {
-            let mut table = table(["secret", "since", "age", "period", "state", "a rotation invalidates"]);
+            let mut table = report::table(["secret", "since", "age", "period", "state", "a rotation invalidates"]);
             for a in &ages {
                 let state = match (a.overdue, a.age_days) {
                     (true, _) => "OVERDUE".to_string(),
@@ -306,7 +239,7 @@ impl StatusArgs {
             }
             println!("{table}");
             if overdue {
-                println!("rotate overdue secrets with `cargo xtask secrets rotate NAME --env {}`", self.env);
+                println!("rotate overdue secrets with `cargo xtask secrets rotate NAME --env {env}`");
             }
         }
         Ok(Status::failed_if(overdue))

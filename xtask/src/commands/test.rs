@@ -2,7 +2,7 @@
 //! (Debian packages when root, the frontend's npm packages, the private Docker engine and
 //! its base image), so a fresh machine and CI need nothing but this one command.
 
-use crate::cli::Global;
+use crate::project::Project;
 use crate::report::Status;
 use crate::rigs::engine::{self, BASE_IMAGE, Engine, provision};
 use anyhow::Context;
@@ -55,8 +55,8 @@ const NEEDS: &[Need] = &[
 ];
 
 impl Args {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        let root = g.root();
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
+        let root = p.root().to_path_buf();
         if self.teardown {
             return teardown(&root);
         }

@@ -2,8 +2,9 @@
 //! known secret value sits anywhere in the repository's history (a value committed and
 //! deleted later is still in every clone).
 
-use crate::cli::Global;
-use crate::plan::secrets::store::{Current, Target, default_env_file};
+use crate::plan::secrets::store::Target;
+use crate::project::Project;
+use crate::project::{EnvSelection, EnvSource};
 use crate::report::{Format, Status, print_json};
 use anyhow::Context;
 use envfile::{Schema, Secret};
@@ -68,11 +69,11 @@ pub fn is_real_secret_file(path: &str) -> bool {
 }
 
 impl Args {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        let root = g.root();
-        let schema = crate::commands::secrets::load_schema(g)?;
-        let known = known_values(g, &schema, &self.env_file)?;
-        let mut findings = hygiene(&root, &schema)?;
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
+        let root = p.root().to_path_buf();
+        let schema = p.schema()?;
+        let known = known_values(p, schema, &self.env_file)?;
+        let mut findings = hygiene(&root, schema)?;
         findings.extend(history(&root, &known)?);
         if self.format == Format::Json {
             print_json(&serde_json::json!({
@@ -112,14 +113,19 @@ impl Args {
 
 /// Secret values the project has now, by variable: every environment's env file and
 /// secret files, plus extra env files. Values under 8 characters are too common to search.
-pub fn known_values(g: &Global, schema: &Schema, extra: &[PathBuf]) -> anyhow::Result<Vec<(String, Secret)>> {
-    let mut targets: Vec<Target> = schema.meta.environments.iter().map(|e| Target::new(g, e, None)).collect();
+pub fn known_values(p: &Project, schema: &Schema, extra: &[PathBuf]) -> anyhow::Result<Vec<(String, Secret)>> {
+    let file = |env: &str, path: PathBuf| EnvSelection {
+        env: env.to_string(),
+        source: EnvSource::File { path, defaulted: false },
+    };
+    let mut targets: Vec<Target> =
+        schema.meta.environments.iter().map(|e| Target::new(p, &file(e, p.default_env_file(e)))).collect();
     for f in extra {
-        targets.push(Target::new(g, "production", Some(f.clone())));
+        targets.push(Target::new(p, &file(crate::project::DEFAULT_ENV, f.clone())));
     }
     let mut known: Vec<(String, Secret)> = Vec::new();
     for t in &targets {
-        let current = Current::load(t, schema)?;
+        let current = p.current_values(t, schema)?;
         for v in schema.vars.iter().filter(|v| v.plane.is_secret()) {
             if let Some(value) = current.get(&v.name)
                 && value.len() >= 8
@@ -161,8 +167,7 @@ pub fn hygiene(root: &Path, schema: &Schema) -> anyhow::Result<Vec<GitFinding>> 
         .filter(|p| !p.is_empty() && is_real_secret_file(p))
         .map(|path| GitFinding { problem: Problem::Tracked, path, commit: None, variable: None, masked: None })
         .collect();
-    let mut expected: Vec<String> =
-        schema.meta.environments.iter().map(|e| default_env_file(Path::new(""), e).display().to_string()).collect();
+    let mut expected: Vec<String> = schema.meta.environments.iter().map(|e| format!(".env.{e}")).collect();
     for v in &schema.vars {
         if v.plane.is_secret() {
             expected.push(format!("secrets/{}.txt", v.secret_file_name()));

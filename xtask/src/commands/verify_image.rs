@@ -2,25 +2,24 @@
 //! streamed from the engine's export (never written to disk as a whole). build-image runs the
 //! same [`verify_image`] as its last step.
 
-use crate::cli::Global;
 use crate::effects::docker::{BollardEngine, ImageEngine};
-use crate::report::{self, Format, Status};
+use crate::project::{DEFAULT_ENV, EnvArgs, EnvSelection, EnvSource, Project};
+use crate::report::{self, Diagnostic, FindingsFormat, Place, RuleDoc, Status};
 use anyhow::Context;
 use envfile::Schema;
 use envfile::env::Env;
 use leakscan::{Allowlist, Finding, KnownValue, Needles, Scanner, Severity};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Env file whose secret values are searched for (default: <project>/.env.production
-    /// when it exists), besides secrets/ files and build secrets from the environment;
-    /// with none of them only the pattern rules run
-    #[arg(long, value_name = "PATH")]
-    pub env_file: Option<PathBuf>,
+    /// Whose secret values are searched for: the env file (default: <project>/.env.<NAME>
+    /// when it exists) or the layers, besides secrets/ files and build secrets from the
+    /// environment; with none of them only the pattern rules run
+    #[command(flatten)]
+    pub env: EnvArgs,
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub format: FindingsFormat,
     /// The local image (name:tag or id)
     pub image: String,
 }
@@ -52,17 +51,10 @@ pub fn known_values(schema: &Schema, env: &Env) -> Vec<KnownValue> {
         .collect()
 }
 
-/// Load the env file (as Compose reads it, no interpolation from our own environment).
-pub fn load_env(path: &Path) -> anyhow::Result<Env> {
-    Env::load(path, &|_| None)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("read env file {}", path.display()))
-}
-
 /// The scanner every image and dist check uses: known values, pattern rules and the project's
 /// allowlist (`deploy/leakscan-allow.toml`).
-pub fn scanner(root: &Path, known: Vec<KnownValue>) -> anyhow::Result<Scanner> {
-    let path = root.join("deploy/leakscan-allow.toml");
+pub fn scanner(project: &Project, known: Vec<KnownValue>) -> anyhow::Result<Scanner> {
+    let path = project.allowlist_path();
     let allow = Allowlist::load(&path).with_context(|| format!("read allowlist {}", path.display()))?;
     let needles = Needles::build(known, &allow);
     Ok(Scanner::new(needles, allow).with_patterns(true))
@@ -86,37 +78,53 @@ pub fn verify_image(engine: &dyn ImageEngine, image: &str, scanner: &Scanner) ->
     })
 }
 
-/// One line per finding, for humans; never a value, at most the masked preview.
-pub fn finding_line(f: &Finding) -> String {
-    let sev = match f.severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
+/// A scanner finding as a diagnostic; `uri` turns its path into the SARIF artifact URI
+/// (the path itself for a directory, `docker-image://IMAGE/path` inside an image).
+pub fn diagnostic(f: &Finding, uri: &dyn Fn(&str) -> String) -> Diagnostic {
+    let rule = match f.kind {
+        leakscan::Kind::Known => "known-value".to_string(),
+        _ => f.rule.clone().unwrap_or_else(|| "pattern".into()),
     };
     let preview = f.preview.as_deref().map(|p| format!(" [{p}]")).unwrap_or_default();
-    format!("{sev}: {} at {}{preview}", f.what(), f.location)
+    Diagnostic {
+        severity: f.severity.into(),
+        rule,
+        message: format!("{}{preview}", f.what()),
+        place: Some(Place::labelled(uri(f.location.path()), f.location.to_string())),
+        hint: None,
+    }
 }
 
-/// The env file to take known values from: the flag, else `.env.production` when present.
-pub fn default_env_file(root: &Path, flag: Option<PathBuf>) -> Option<PathBuf> {
-    flag.or_else(|| Some(root.join(".env.production")).filter(|p| p.is_file()))
+/// The scanner's rule table, for SARIF.
+pub fn rule_docs() -> Vec<RuleDoc> {
+    let mut rules = vec![
+        RuleDoc { id: "known-value", description: "A declared secret value (or an encoding of it) is present" },
+        RuleDoc { id: "unscanned", description: "Part of the input could not be scanned (corrupt, over a limit)" },
+    ];
+    rules.extend(leakscan::RULE_IDS.iter().map(|id| RuleDoc { id, description: "Looks like an undeclared secret" }));
+    rules
+}
+
+/// Every known value to hunt for in what a build or deploy produced: the selection's secret
+/// values (when its env file exists), the file-delivered secrets in `secrets/` and the build
+/// secrets (from this shell or `secrets/`).
+pub fn known_for(project: &Project, selection: &EnvSelection) -> anyhow::Result<Vec<KnownValue>> {
+    let schema = project.schema()?;
+    let env = match selection.file() {
+        Some(path) if !path.exists() && matches!(selection.source, EnvSource::File { defaulted: true, .. }) => {
+            Env::default()
+        }
+        _ => project.load_env(selection)?,
+    };
+    let builder_env = std::env::vars().collect();
+    let build = crate::commands::build_image::steps::build_secrets(schema, project, &builder_env);
+    Ok(crate::commands::build_image::steps::known_values(schema, &env, project, &build))
 }
 
 impl Args {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        let root = g.root();
-        let schema =
-            Schema::load(&g.schema_path()).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
-        let env = match default_env_file(&root, self.env_file) {
-            Some(path) => load_env(&path)?,
-            None => Env::default(),
-        };
-        // Also the file-delivered secrets in secrets/ and the build secrets (NPM_TOKEN from
-        // this shell or secrets/npm_token.txt): none of them may be in an image either.
-        let builder_env = std::env::vars().collect();
-        let build = crate::commands::build_image::steps::build_secrets(&schema, &root, &builder_env);
-        let known = crate::commands::build_image::steps::known_values(&schema, &env, &root, &build);
-        let scanner = scanner(&root, known)?;
+    pub fn run(self, project: &Project) -> anyhow::Result<Status> {
+        let selection = project.select_env(&self.env, DEFAULT_ENV)?;
+        let scanner = scanner(project, known_for(project, &selection)?)?;
         let engine = BollardEngine::from_env()?;
         let verdict = verify_image(&engine, &self.image, &scanner)?;
         print_verdict(&verdict, self.format)?;
@@ -124,14 +132,21 @@ impl Args {
     }
 }
 
-pub fn print_verdict(v: &ImageVerdict, format: Format) -> anyhow::Result<()> {
+impl ImageVerdict {
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        let uri = |path: &str| format!("docker-image://{}/{path}", self.image);
+        self.findings.iter().map(|f| diagnostic(f, &uri)).collect()
+    }
+}
+
+pub fn print_verdict(v: &ImageVerdict, format: FindingsFormat) -> anyhow::Result<()> {
     match format {
-        Format::Json => report::print_json(v),
-        Format::Sarif => report::print_json(&sarif(v)),
-        Format::Human => {
-            for f in &v.findings {
-                println!("{}", finding_line(f));
-            }
+        FindingsFormat::Json => report::print_json(v),
+        FindingsFormat::Sarif => {
+            report::print_json(&report::sarif("cargo xtask verify-image", &rule_docs(), &v.diagnostics()))
+        }
+        FindingsFormat::Human => {
+            report::print_human(&v.diagnostics());
             let errors = v.findings.iter().filter(|f| f.severity == Severity::Error).count();
             println!(
                 "{} {}: {} MB, {} known value(s) searched, {} MB scanned, {} finding(s), {errors} error(s)",
@@ -145,25 +160,4 @@ pub fn print_verdict(v: &ImageVerdict, format: Format) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// SARIF 2.1.0 with one result per finding; the location is the image plus the layer path.
-fn sarif(v: &ImageVerdict) -> serde_json::Value {
-    let results: Vec<_> = v
-        .findings
-        .iter()
-        .map(|f| {
-            serde_json::json!({
-                "ruleId": f.rule.clone().unwrap_or_else(|| "known-value".into()),
-                "level": match f.severity { Severity::Error => "error", Severity::Warning => "warning", Severity::Info => "note" },
-                "message": { "text": format!("{} at {}", f.what(), f.location) },
-                "locations": [{ "physicalLocation": { "artifactLocation": { "uri": format!("docker-image://{}/{}", v.image, f.location.path()) } } }],
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "version": "2.1.0",
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{ "tool": { "driver": { "name": "cargo xtask verify-image" } }, "results": results }],
-    })
 }

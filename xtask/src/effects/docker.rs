@@ -38,6 +38,8 @@ pub struct ImageInfo {
     pub size: u64,
     pub tags: Vec<String>,
     pub labels: BTreeMap<String, String>,
+    /// The configured `USER` (empty: root).
+    pub user: String,
 }
 
 /// The engine operations the image commands use.
@@ -57,17 +59,12 @@ pub trait ImageEngine {
 /// synchronous and only these calls are async.
 pub struct BollardEngine {
     docker: Docker,
-    rt: tokio::runtime::Runtime,
+    rt: &'static tokio::runtime::Runtime,
 }
 
 impl BollardEngine {
     pub fn new(docker: Docker) -> anyhow::Result<BollardEngine> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .context("start the async runtime for the docker client")?;
-        Ok(BollardEngine { docker, rt })
+        Ok(BollardEngine { docker, rt: super::runtime::get()? })
     }
 
     /// The engine `DOCKER_HOST` points at (or the default local socket).
@@ -120,6 +117,38 @@ impl BollardEngine {
             }
             Ok(())
         })
+    }
+}
+
+impl BollardEngine {
+    /// Create a Swarm secret (this engine must be a swarm manager). The value goes to the
+    /// engine API only; errors never echo it.
+    pub fn create_secret(&self, name: &str, labels: BTreeMap<String, String>, value: &Secret) -> anyhow::Result<()> {
+        use base64::Engine as _;
+        let spec = bollard::models::SecretSpec {
+            name: Some(name.to_string()),
+            labels: Some(labels.into_iter().collect()),
+            data: Some(base64::engine::general_purpose::STANDARD.encode(value.expose())),
+            ..Default::default()
+        };
+        self.rt.block_on(self.docker.create_secret(spec)).map(|_| ()).map_err(|e| swarm_error(e, name))
+    }
+}
+
+/// Engine errors carry no value (the request body is not echoed); add what to do next.
+fn swarm_error(e: bollard::errors::Error, name: &str) -> anyhow::Error {
+    use bollard::errors::Error::DockerResponseServerError;
+    match e {
+        DockerResponseServerError { status_code: 503, message } => anyhow::anyhow!(
+            "create swarm secret {name}: {message}: this engine is not a swarm manager; run \
+             `docker swarm init` on the manager (or point DOCKER_HOST at it), or use \
+             `--to k8s`, or `--dry-run` to see the plan"
+        ),
+        DockerResponseServerError { status_code: 409, .. } => anyhow::anyhow!(
+            "swarm secret {name} already exists: swarm secrets are immutable; export under a new \
+             --name (e.g. with a date) and point the stack at it, then `docker secret rm` the old one"
+        ),
+        other => anyhow::Error::new(other).context(format!("create swarm secret {name}")),
     }
 }
 
@@ -189,6 +218,7 @@ impl ImageEngine for BollardEngine {
                 id: i.id.unwrap_or_default(),
                 size: i.size.unwrap_or(0).max(0) as u64,
                 tags: i.repo_tags.unwrap_or_default(),
+                user: i.config.as_ref().and_then(|c| c.user.clone()).unwrap_or_default(),
                 labels: i.config.and_then(|c| c.labels).map(|l| l.into_iter().collect()).unwrap_or_default(),
             })),
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),

@@ -1,5 +1,7 @@
-//! Atomic file writes with modes: temp file in the same directory, fsync, rename, fsync the
-//! directory; with an injectable fault so tests can prove an interrupted write leaves the
+//! The file effect: bounded reads of the files a user points us at (an env file must be a
+//! regular file, read no further than the reader's limit), reads of the project's own files,
+//! and atomic writes with modes (temp file in the same directory, fsync, rename, fsync the
+//! directory), with an injectable fault so tests can prove an interrupted write leaves the
 //! old file intact.
 
 use anyhow::{Context, bail};
@@ -7,6 +9,58 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+/// Read a file the project owns; `Ok(None)` when it does not exist.
+pub fn read_optional(path: &Path) -> anyhow::Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
+    }
+}
+
+/// The names in a directory, sorted; an absent directory has none.
+pub fn list_dir(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("list {}", dir.display())),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        names
+            .push(entry.with_context(|| format!("list {}", dir.display()))?.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Read a file the project owns; missing is an error.
+pub fn read_text(path: &Path) -> anyhow::Result<String> {
+    fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
+}
+
+/// Read an env file a user named: it must be a regular file (a FIFO would block forever,
+/// `/dev/zero` never ends), and at most `limit + 1` bytes are read, so an oversized file is
+/// refused by the reader's own limit instead of filling memory first. A symlink is followed
+/// and said so in errors.
+pub fn read_env_file(path: &Path, limit: usize) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let link = fs::symlink_metadata(path).map(|m| m.file_type().is_symlink()).unwrap_or(false);
+    let shown = if link {
+        format!("{} (a symlink to {})", path.display(), fs::canonicalize(path).unwrap_or_default().display())
+    } else {
+        path.display().to_string()
+    };
+    let meta = fs::metadata(path).with_context(|| format!("read env file {shown}"))?;
+    if !meta.is_file() {
+        bail!("env file {shown} is not a regular file (a directory, FIFO or device); point --env-file at a file");
+    }
+    let file = File::open(path).with_context(|| format!("read env file {shown}"))?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut bytes).with_context(|| format!("read env file {shown}"))?;
+    Ok(bytes)
+}
 
 /// Where a simulated failure strikes (tests only; the real writer has none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +201,26 @@ mod tests {
         assert_eq!(fs::read_to_string(&a).unwrap(), "old a");
         assert_eq!(fs::read_to_string(&b).unwrap(), "old b");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    // Regression (issue 15): a FIFO as env file hung verify-env forever, /dev/zero was read
+    // whole into memory before the size limit applied.
+    #[test]
+    fn env_files_must_be_regular_and_are_read_to_the_limit_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let err = format!("{:#}", read_env_file(&fifo, 16).unwrap_err());
+        assert!(err.contains("not a regular file"), "{err}");
+        let err = format!("{:#}", read_env_file(Path::new("/dev/zero"), 16).unwrap_err());
+        assert!(err.contains("not a regular file"), "{err}");
+        let big = dir.path().join("big");
+        fs::write(&big, vec![b'A'; 100]).unwrap();
+        assert_eq!(read_env_file(&big, 16).unwrap().len(), 17);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        let err = format!("{:#}", read_env_file(&link, 16).unwrap_err());
+        assert!(err.contains("a symlink to"), "{err}");
     }
 
     #[test]

@@ -7,4 +7,5 @@ pub mod clock;
 pub mod docker;
 pub mod files;
 pub mod git;
+pub mod runtime;
 pub mod ssh;

@@ -6,12 +6,7 @@ use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Warning,
-    Error,
-}
+pub use crate::report::Severity;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LintFinding {
@@ -21,6 +16,18 @@ pub struct LintFinding {
     pub line: usize,
     pub message: String,
     pub fix: String,
+}
+
+impl LintFinding {
+    pub fn diagnostic(&self) -> crate::report::Diagnostic {
+        crate::report::Diagnostic {
+            severity: self.severity,
+            rule: self.rule.to_string(),
+            message: self.message.clone(),
+            place: Some(crate::report::Place::file("deploy/Dockerfile", Some(self.line))),
+            hint: Some(self.fix.clone()),
+        }
+    }
 }
 
 /// Words that make an ARG/ENV name look like a secret even when the schema does not know it.

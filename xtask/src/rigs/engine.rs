@@ -143,21 +143,7 @@ pub fn ensure_base_image_at(socket: &Path, reference: &str) -> anyhow::Result<St
     .with_context(|| format!("make the local base image {reference} on {}", socket.display()))
 }
 
-/// Run a future to completion on a fresh current-thread runtime in a scoped thread, so a
-/// blocking API works from plain tests and from inside `#[tokio::test]` alike.
-pub fn block_on<T: Send>(fut: impl std::future::Future<Output = anyhow::Result<T>> + Send) -> anyhow::Result<T> {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("start a tokio runtime")?
-                .block_on(fut)
-        })
-        .join()
-        .unwrap_or_else(|_| bail!("the engine helper thread panicked"))
-    })
-}
+pub use crate::effects::runtime::block_on;
 
 /// `XTASK_DOCKER_HOST` as a socket path, if set.
 fn configured_socket() -> anyhow::Result<Option<PathBuf>> {

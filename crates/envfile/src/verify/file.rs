@@ -1,7 +1,7 @@
 //! Rules about the file itself and how its lines are written: mode, git state, duplicate
 //! keys, `$` Compose would interpolate, and lines other readers read differently.
 
-use super::{Ctx, Facts, Finding, Severity, finding};
+use super::{Code, Ctx, Facts, Finding, Severity, finding};
 use crate::divergence;
 
 pub(crate) fn facts(facts: &Facts) -> Vec<Finding> {
@@ -11,7 +11,7 @@ pub(crate) fn facts(facts: &Facts) -> Vec<Finding> {
     {
         out.push(finding(
             Severity::Error,
-            "file-mode",
+            Code::FileMode,
             None,
             None,
             format!("the env file has mode {:04o}; group or others can read it", mode & 0o7777),
@@ -24,27 +24,48 @@ pub(crate) fn facts(facts: &Facts) -> Vec<Finding> {
         };
         if !git.ignored {
             push(
-                "git-not-ignored",
+                Code::GitNotIgnored,
                 "the env file is not git-ignored",
                 "add it to .gitignore (the project's .gitignore lists .env.production)",
             );
         }
         if git.tracked {
             push(
-                "git-tracked",
+                Code::GitTracked,
                 "the env file is tracked by git",
                 "git rm --cached the file, commit, and rotate every secret in it (cargo xtask secrets rotate)",
             );
         }
         if git.in_history {
             push(
-                "git-in-history",
+                Code::GitInHistory,
                 "the env file is in git history",
                 "rotate every secret in it (cargo xtask secrets rotate), then purge it from history (git filter-repo --invert-paths --path FILE)",
             );
         }
     }
     out
+}
+
+/// One `rotation-overdue` warning per secret past its rotation period.
+pub(crate) fn rotation(facts: &Facts, environment: &str) -> Vec<Finding> {
+    let finding_for = |o: &super::Overdue| {
+        finding(
+            Severity::Warning,
+            Code::RotationOverdue,
+            Some(&o.name),
+            None,
+            format!(
+                "{} was last rotated {} ({} days ago); its rotation period is {} days",
+                o.name,
+                o.since.as_deref().unwrap_or("?"),
+                o.age_days,
+                o.rotation_days
+            ),
+            Some(format!("cargo xtask secrets rotate {} --env {environment} (see docs/guides/secrets.md)", o.name)),
+        )
+    };
+    facts.overdue.iter().map(finding_for).collect()
 }
 
 pub(crate) fn text_rules(ctx: &Ctx, out: &mut Vec<Finding>) {
@@ -56,7 +77,7 @@ pub(crate) fn text_rules(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         out.push(finding(
             Severity::Warning,
-            "reader-divergence",
+            Code::ReaderDivergence,
             Some(&d.key),
             Some(d.line),
             format!("{}: {}", d.key, d.message),
@@ -70,7 +91,7 @@ fn duplicates(ctx: &Ctx, out: &mut Vec<Finding>) {
         let earlier: Vec<String> = var.shadowed.iter().map(|l| l.to_string()).collect();
         out.push(finding(
             Severity::Warning,
-            "duplicate-key",
+            Code::DuplicateKey,
             Some(&var.name),
             Some(var.line),
             format!(
@@ -95,7 +116,7 @@ fn dollars(ctx: &Ctx, out: &mut Vec<Finding>) {
             let name = st.entry.key.as_str();
             out.push(finding(
                 Severity::Warning,
-                "unquoted-dollar",
+                Code::UnquotedDollar,
                 Some(name),
                 Some(st.entry.line),
                 format!("{name}: Compose interpolates the `$` in this value (the container sees something else than the file says)"),

@@ -3,7 +3,7 @@
 
 use super::strength::estimated_bytes;
 use super::supabase::Jwt;
-use super::{Ctx, Finding, Severity, finding};
+use super::{Code, Ctx, Finding, Severity, finding};
 use crate::schema::{Format, Plane};
 
 /// Prefixes of provider secret keys that must never be public.
@@ -44,7 +44,7 @@ fn public_secrets(ctx: &Ctx, out: &mut Vec<Finding>) {
         if let Some(why) = why {
             out.push(finding(
                 Severity::Error,
-                "secret-in-public",
+                Code::SecretInPublic,
                 Some(name),
                 Some(var.line),
                 format!("{name} holds {why}; every VITE_ variable is baked into the public JS bundle"),
@@ -92,7 +92,7 @@ fn reuse(ctx: &Ctx, out: &mut Vec<Finding>) {
         }
         out.push(finding(
             Severity::Error,
-            "secret-reuse",
+            Code::SecretReuse,
             Some(&b.name),
             Some(b.line),
             format!("{} and {} (line {}) share one secret value", b.name, a.name, a.line),
@@ -112,7 +112,7 @@ fn build_secrets(ctx: &Ctx, out: &mut Vec<Finding>) {
             let file = var.name.to_ascii_lowercase();
             out.push(finding(
                 Severity::Error,
-                "build-secret-in-env-file",
+                Code::BuildSecretInEnvFile,
                 Some(&var.name),
                 Some(var.line),
                 format!("{} is a build secret; it must not be in the env file that ships to the server", var.name),
@@ -131,7 +131,7 @@ fn cors(ctx: &Ctx, out: &mut Vec<Finding>) {
         if var.value.expose().split(',').any(|o| matches!(o.trim(), "*" | "null")) {
             out.push(finding(
                 Severity::Error,
-                "cors-wildcard",
+                Code::CorsWildcard,
                 Some(&decl.name),
                 Some(var.line),
                 format!("{} allows any origin in production", decl.name),

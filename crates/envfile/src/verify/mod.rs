@@ -1,5 +1,5 @@
 //! The verify rules behind `cargo xtask verify-env`: an env file, read as Compose reads it,
-//! checked against the schema. Each rule has a stable kebab-case code (see [`CODES`]).
+//! checked against the schema. Each rule has a stable kebab-case code (see [`Code`]).
 //!
 //! Facts this crate cannot see without I/O it does not do (file mode, git state, the clock,
 //! which secret files exist) come in as plain data in [`Facts`]. Messages never contain a
@@ -43,8 +43,8 @@ impl Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub severity: Severity,
-    /// Stable kebab-case rule code, one of [`CODES`].
-    pub code: &'static str,
+    /// Stable kebab-case rule code.
+    pub code: Code,
     pub variable: Option<String>,
     pub line: Option<usize>,
     pub message: String,
@@ -53,30 +53,79 @@ pub struct Finding {
     pub hint: Option<String>,
 }
 
-/// Every rule code, with what it means (documented in docs/guides/environment-variables.md).
-pub const CODES: &[(&str, &str)] = &[
-    ("parse-error", "Compose would reject the file"),
-    ("missing-required", "a variable required in this environment is not set"),
-    ("unknown-variable", "a variable the schema does not declare (treated as a secret)"),
-    ("empty-value", "a variable is set to the empty string"),
-    ("placeholder", "a placeholder or a published default (e.g. Supabase's demo JWT secret)"),
-    ("weak-secret", "a secret under the schema's minimum strength, low entropy or a well-known password"),
-    ("invalid-format", "a value that does not have the schema's format"),
-    ("secret-in-public", "a secret in a public VITE_* variable, which ends up in the JS bundle"),
-    ("supabase-key-signature", "a Supabase key that does not verify against JWT_SECRET"),
-    ("supabase-key-role", "a Supabase key with the wrong role claim"),
-    ("supabase-key-expired", "a Supabase key whose exp claim is in the past"),
-    ("cors-wildcard", "ALLOWED_ORIGINS allows any origin in production"),
-    ("duplicate-key", "a variable assigned more than once (Compose keeps the last)"),
-    ("secret-reuse", "one secret value used by two variables"),
-    ("build-secret-in-env-file", "a build secret in the env file that ships to the server"),
-    ("unquoted-dollar", "a `$` Compose would interpolate"),
-    ("reader-divergence", "a line Compose v1, dotenvy or Vite would read differently"),
-    ("file-mode", "the env file is readable by group or others (not 0600)"),
-    ("git-not-ignored", "the env file is not git-ignored"),
-    ("git-tracked", "the env file is tracked by git"),
-    ("git-in-history", "the env file is in git history"),
-];
+/// Every rule code with what it means: the one table the docs and the SARIF rules are made
+/// from (docs/guides/environment-variables.md lists [`Code::ALL`]).
+macro_rules! codes {
+    ($($variant:ident = $code:literal: $meaning:literal,)*) => {
+        /// A stable kebab-case rule code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code { $($variant,)* }
+
+        impl Code {
+            /// Every code, in the order the docs list them.
+            pub const ALL: &[Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// One line saying what a finding with this code means.
+            pub fn meaning(self) -> &'static str {
+                match self { $(Code::$variant => $meaning,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    ParseError = "parse-error": "Compose would reject the file",
+    MissingRequired = "missing-required": "a variable required in this environment is not set",
+    UnknownVariable = "unknown-variable": "a variable the schema does not declare (treated as a secret)",
+    EmptyValue = "empty-value": "a variable is set to the empty string",
+    Placeholder = "placeholder": "a placeholder or a published default (e.g. Supabase's demo JWT secret)",
+    WeakSecret = "weak-secret": "a secret under the schema's minimum strength, low entropy or a well-known password",
+    InvalidFormat = "invalid-format": "a value that does not have the schema's format",
+    SecretInPublic = "secret-in-public": "a secret in a public VITE_* variable, which ends up in the JS bundle",
+    SupabaseKeySignature = "supabase-key-signature": "a Supabase key that does not verify against JWT_SECRET",
+    SupabaseKeyRole = "supabase-key-role": "a Supabase key with the wrong role claim",
+    SupabaseKeyExpired = "supabase-key-expired": "a Supabase key whose exp claim is in the past",
+    CorsWildcard = "cors-wildcard": "ALLOWED_ORIGINS allows any origin in production",
+    DuplicateKey = "duplicate-key": "a variable assigned more than once (Compose keeps the last)",
+    SecretReuse = "secret-reuse": "one secret value used by two variables",
+    BuildSecretInEnvFile = "build-secret-in-env-file": "a build secret in the env file that ships to the server",
+    UnquotedDollar = "unquoted-dollar": "a `$` Compose would interpolate",
+    ReaderDivergence = "reader-divergence": "a line Compose v1, dotenvy or Vite would read differently",
+    FileMode = "file-mode": "the env file is readable by group or others (not 0600)",
+    GitNotIgnored = "git-not-ignored": "the env file is not git-ignored",
+    GitTracked = "git-tracked": "the env file is tracked by git",
+    GitInHistory = "git-in-history": "the env file is in git history",
+    RotationOverdue = "rotation-overdue": "a secret older than its rotation period (deploy/secrets-meta.toml)",
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// Findings sort by code text, as they did when codes were strings.
+impl PartialOrd for Code {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Code {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 /// What the caller found out about the file and its surroundings.
 #[derive(Debug, Clone, Default)]
@@ -90,6 +139,19 @@ pub struct Facts {
     /// Variables delivered as files (`delivery = "file"`) whose secret file exists, so their
     /// absence from the env file is not a missing variable.
     pub secret_files: BTreeSet<String>,
+    /// Secrets of this environment past their rotation period (from the project's rotation
+    /// records, which the caller reads).
+    pub overdue: Vec<Overdue>,
+}
+
+/// A secret older than its rotation period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overdue {
+    pub name: String,
+    /// `YYYY-MM-DD` of the last generation or rotation, when recorded.
+    pub since: Option<String>,
+    pub age_days: i64,
+    pub rotation_days: i64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -117,7 +179,7 @@ impl Ctx<'_> {
 
 pub(crate) fn finding(
     severity: Severity,
-    code: &'static str,
+    code: Code,
     variable: Option<&str>,
     line: Option<usize>,
     message: impl Into<String>,
@@ -136,11 +198,12 @@ pub fn verify(
     facts: &Facts,
 ) -> Vec<Finding> {
     let mut out = file::facts(facts);
+    out.extend(file::rotation(facts, environment));
     let parsed = compose::decode(bytes).and_then(|text| compose::parse_statements(text, lookup).map(|st| (text, st)));
     match parsed {
         Err(e) => out.push(finding(
             Severity::Error,
-            "parse-error",
+            Code::ParseError,
             None,
             Some(e.line),
             format!("Compose would reject this file: {}", e.message),

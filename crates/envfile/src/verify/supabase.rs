@@ -2,7 +2,7 @@
 //! and not be expired; demo keys (signed with a published demo secret) are placeholders.
 
 use super::strength::SUPABASE_DEMO_JWT_SECRETS;
-use super::{Ctx, Finding, Severity, finding};
+use super::{Code, Ctx, Finding, Severity, finding};
 use crate::schema::{Format, Generator};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -72,7 +72,7 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
         };
         if jwt.is_demo() {
             out.push(bad(
-                "placeholder",
+                Code::Placeholder,
                 format!("{name} is Supabase's published demo key"),
                 "generate real keys: cargo xtask secrets gen",
             ));
@@ -84,7 +84,7 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
             && !jwt.verifies_with(secret.as_bytes())
         {
             out.push(bad(
-                "supabase-key-signature",
+                Code::SupabaseKeySignature,
                 format!(
                     "{name} does not verify against {signed_with} (HS256){}",
                     match jwt.alg.as_deref() {
@@ -100,7 +100,7 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
             let role = jwt.claim_str("role");
             if role != Some(want.as_str()) {
                 out.push(bad(
-                    "supabase-key-role",
+                    Code::SupabaseKeyRole,
                     format!("{name} carries role {}, expected {want}", role.unwrap_or("(none)")),
                     "check you did not swap the anon and service-role keys",
                 ));
@@ -110,7 +110,7 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
             && exp <= ctx.facts.now
         {
             out.push(bad(
-                "supabase-key-expired",
+                Code::SupabaseKeyExpired,
                 format!("{name} expired (exp is in the past)"),
                 "issue a new key: cargo xtask secrets gen",
             ));

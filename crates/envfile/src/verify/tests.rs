@@ -19,7 +19,7 @@ fn facts() -> Facts {
 }
 
 fn codes(text: &str) -> Vec<&'static str> {
-    verify(&schema(), "production", text.as_bytes(), &|_| None, &facts()).iter().map(|f| f.code).collect()
+    verify(&schema(), "production", text.as_bytes(), &|_| None, &facts()).iter().map(|f| f.code.as_str()).collect()
 }
 
 fn with(replace: &str, by: &str) -> String {
@@ -74,7 +74,8 @@ fn derived_copies_are_not_reuse_but_copies_are() {
 fn file_facts_and_parse_errors() {
     let f =
         Facts { mode: Some(0o644), git: Some(GitFacts { ignored: false, tracked: true, in_history: true }), ..facts() };
-    let found: Vec<_> = verify(&schema(), "production", b"A='open\n", &|_| None, &f).iter().map(|f| f.code).collect();
+    let found: Vec<_> =
+        verify(&schema(), "production", b"A='open\n", &|_| None, &f).iter().map(|f| f.code.as_str()).collect();
     assert_eq!(found, ["file-mode", "git-in-history", "git-not-ignored", "git-tracked", "parse-error"]);
 }
 

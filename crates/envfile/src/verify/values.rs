@@ -1,7 +1,7 @@
 //! Per-variable rules: presence, unknown names, empty values, placeholders, strength, format.
 
 use super::strength::{denylisted, estimated_bytes, placeholder};
-use super::{Ctx, Finding, Severity, finding};
+use super::{Code, Ctx, Finding, Severity, finding};
 use crate::schema::{Delivery, Format, Generator, Plane, Variable};
 
 pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
@@ -13,7 +13,7 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
         let Some(decl) = ctx.schema.get(name) else {
             out.push(finding(
                 Severity::Warning,
-                "unknown-variable",
+                Code::UnknownVariable,
                 Some(name),
                 line,
                 format!("{name} is not declared in the schema; it is treated as a secret"),
@@ -28,7 +28,7 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
             let required = decl.is_required_in(ctx.environment);
             out.push(finding(
                 if required { Severity::Error } else { Severity::Warning },
-                "empty-value",
+                Code::EmptyValue,
                 Some(name),
                 line,
                 format!("{name} is empty{}", if required { &" but required" as &dyn std::fmt::Display } else { &"" }),
@@ -41,7 +41,7 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
         if let Some(why) = placeholder(value, example) {
             out.push(finding(
                 Severity::Error,
-                "placeholder",
+                Code::Placeholder,
                 Some(name),
                 line,
                 format!("{name} holds {why}, not a real value"),
@@ -63,7 +63,7 @@ fn missing(ctx: &Ctx, out: &mut Vec<Finding>) {
         if decl.is_required_in(ctx.environment) && !elsewhere && ctx.env.get(&decl.name).is_none() {
             out.push(finding(
                 Severity::Error,
-                "missing-required",
+                Code::MissingRequired,
                 Some(&decl.name),
                 None,
                 format!("{} is required in {} but not set ({})", decl.name, ctx.environment, decl.description),
@@ -131,7 +131,7 @@ fn weak(decl: &Variable, value: &str, line: Option<usize>, out: &mut Vec<Finding
     if let Some(why) = why {
         out.push(finding(
             Severity::Error,
-            "weak-secret",
+            Code::WeakSecret,
             Some(name),
             line,
             format!("{name} is weak: {why}"),
@@ -148,7 +148,14 @@ fn format_rule(decl: &Variable, value: &str, line: Option<usize>, out: &mut Vec<
             Some(e) if !decl.plane.is_secret() => format!("e.g. {name}={e}"),
             _ => how_to_get(decl),
         };
-        out.push(finding(Severity::Error, "invalid-format", Some(name), line, format!("{name} {problem}"), Some(hint)));
+        out.push(finding(
+            Severity::Error,
+            Code::InvalidFormat,
+            Some(name),
+            line,
+            format!("{name} {problem}"),
+            Some(hint),
+        ));
     }
 }
 

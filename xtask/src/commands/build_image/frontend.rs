@@ -34,6 +34,18 @@ pub struct Refusal {
     pub fix: String,
 }
 
+impl Refusal {
+    pub fn diagnostic(&self) -> crate::report::Diagnostic {
+        crate::report::Diagnostic {
+            severity: crate::report::Severity::Error,
+            rule: self.rule.to_string(),
+            message: self.message.clone(),
+            place: Some(crate::report::Place::file("web", None)),
+            hint: Some(self.fix.clone()),
+        }
+    }
+}
+
 /// Build the plan, or the list of reasons to refuse.
 ///
 /// `public` are the env file's values of public-plane variables; `other_vite` are `VITE_*`

@@ -6,13 +6,14 @@ use super::{BuildOptions, BuildOutcome, Stage, Timer, stage_context};
 use crate::commands::verify_image;
 use crate::effects::docker::{BuildRequest, ImageEngine};
 use crate::plan::dockerfile_lint;
+use crate::project::{EnvSelection, Project};
 use anyhow::Context;
 use envfile::Severity;
 use envfile::env::Env;
 use envfile::{Plane, Schema, Secret};
 use leakscan::KnownValue;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The target the server is linked for: static glibc, so it runs in a busybox or scratch image.
 pub const SERVER_TARGET: &str = "x86_64-unknown-linux-gnu";
@@ -36,9 +37,12 @@ fn run_steps(
     out: &mut BuildOutcome,
     t: &mut Timer,
 ) -> anyhow::Result<()> {
-    let schema = Schema::load(&opts.root.join("deploy/env.schema.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let project = &opts.project;
+    let schema = project.schema()?;
+    let root = project.root();
 
-    progress(&format!("verify-env {}", opts.env_file.display()));
+    out.env_source = describe(project, &opts.selection);
+    progress(&format!("verify-env {}", out.env_source));
     let (env, findings) = t.time("verify-env", true, || verify_env(opts))?;
     let refuse = findings.iter().any(|f| f.severity == Severity::Error);
     out.env_findings = findings;
@@ -46,9 +50,9 @@ fn run_steps(
         out.refused_at = Some(Stage::VerifyEnv);
         return Ok(());
     }
-    let build_secrets = build_secrets(&schema, &opts.root, &opts.builder_env);
-    let known = known_values(&schema, &env, &opts.root, &build_secrets);
-    let scanner = verify_image::scanner(&opts.root, known)?;
+    let build_secrets = build_secrets(schema, project, &opts.builder_env);
+    let known = known_values(schema, &env, project, &build_secrets);
+    let scanner = verify_image::scanner(project, known)?;
 
     // Frontend: plan (refusals) then build, then scan what Vite wrote.
     let public: BTreeMap<String, String> = env
@@ -59,7 +63,7 @@ fn run_steps(
     let other_vite: Vec<String> =
         env.iter().map(|v| v.name.clone()).filter(|n| n.starts_with("VITE_") && !public.contains_key(n)).collect();
     let plan = match t.time("frontend-check", true, || {
-        frontend::plan(&opts.root.join("web"), &schema, &public, &other_vite, &opts.builder_env)
+        frontend::plan(&root.join("web"), schema, &public, &other_vite, &opts.builder_env)
     }) {
         Ok(plan) => plan,
         Err(refusals) => {
@@ -81,12 +85,12 @@ fn run_steps(
     }
 
     progress("lint deploy/Dockerfile");
-    let dockerfile = opts.root.join("deploy/Dockerfile");
+    let dockerfile = root.join("deploy/Dockerfile");
     let text = std::fs::read_to_string(&dockerfile).with_context(|| format!("read {}", dockerfile.display()))?;
     let secret_names: BTreeSet<String> =
         schema.vars.iter().filter(|v| v.plane.is_secret()).map(|v| v.name.clone()).collect();
     let lint = t.time("lint", true, || -> anyhow::Result<_> {
-        let risky = dockerfile_lint::risky_context_files(&opts.root)
+        let risky = dockerfile_lint::risky_context_files(root)
             .context("list the project files a `docker build .` would send")?;
         Ok(dockerfile_lint::lint(&text, &secret_names, &risky))
     })?;
@@ -102,7 +106,7 @@ fn run_steps(
     let staged = t.time("stage-context", false, || stage_context(&dockerfile, &server, &plan.dist_dir))?;
 
     out.secret_mounts = build_secrets.keys().cloned().collect();
-    out.labels = labels(&opts.root);
+    out.labels = labels(project);
     let request = BuildRequest {
         tag: opts.tag.clone(),
         context_tar_gz: staged.tar_gz,
@@ -137,34 +141,41 @@ pub(crate) fn build_and_scan(
 /// verify-env as a library call (the same facts, git state included, and rules as
 /// `cargo xtask verify-env`), plus the parsed env file.
 fn verify_env(opts: &BuildOptions) -> anyhow::Result<(Env, Vec<envfile::Finding>)> {
-    let check = crate::commands::verify_env::Args {
-        environment: opts.environment.clone(),
-        env_file: Some(opts.env_file.clone()),
-        layered: false,
-        format: crate::report::Format::Json,
-    };
-    let report = check.check(&crate::cli::Global { project_dir: Some(opts.root.clone()) }).context("verify-env")?;
-    let env = verify_image::load_env(&opts.env_file)?;
+    let report = crate::commands::verify_env::check(&opts.project, &opts.selection).context("verify-env")?;
+    let env = opts.project.load_env(&opts.selection)?;
     Ok((env, report.findings))
 }
 
+/// The env file, or the layers, as a progress line says it.
+fn describe(project: &Project, selection: &EnvSelection) -> String {
+    match selection.file() {
+        Some(path) => project.show(path),
+        None => format!("config/common.env + config/{}.env + secrets/*.txt", selection.env),
+    }
+}
+
 /// `secrets/<name>.txt` or `secrets/<name>` when it exists.
-fn secret_file(root: &Path, name: &str) -> Option<PathBuf> {
-    [root.join("secrets").join(format!("{name}.txt")), root.join("secrets").join(name)]
-        .into_iter()
-        .find(|p| p.is_file())
+fn secret_file(project: &Project, name: &str) -> Option<PathBuf> {
+    let dir = project.secrets_dir();
+    [dir.join(format!("{name}.txt")), dir.join(name)].into_iter().find(|p| p.is_file())
 }
 
 /// Build secrets by mount id (`npm_token`): from the builder's environment, else
 /// `secrets/<id>.txt`. A missing one is simply not mounted (the Dockerfile decides whether
 /// it is required).
-pub fn build_secrets(schema: &Schema, root: &Path, builder_env: &BTreeMap<String, String>) -> BTreeMap<String, Secret> {
+pub fn build_secrets(
+    schema: &Schema,
+    project: &Project,
+    builder_env: &BTreeMap<String, String>,
+) -> BTreeMap<String, Secret> {
     schema
         .in_plane(Plane::BuildSecret)
         .filter_map(|v| {
             let id = v.secret_file_name();
             let value = builder_env.get(&v.name).cloned().or_else(|| {
-                secret_file(root, &id).and_then(|p| std::fs::read_to_string(p).ok()).map(|s| s.trim_end().to_string())
+                secret_file(project, &id)
+                    .and_then(|p| std::fs::read_to_string(p).ok())
+                    .map(|s| s.trim_end().to_string())
             })?;
             (!value.is_empty()).then(|| (id, Secret::new(value)))
         })
@@ -173,10 +184,15 @@ pub fn build_secrets(schema: &Schema, root: &Path, builder_env: &BTreeMap<String
 
 /// Every secret the image and bundle must not hold: the env file's secrets, file-delivered
 /// secrets from `secrets/`, and the build secrets.
-pub fn known_values(schema: &Schema, env: &Env, root: &Path, build: &BTreeMap<String, Secret>) -> Vec<KnownValue> {
+pub fn known_values(
+    schema: &Schema,
+    env: &Env,
+    project: &Project,
+    build: &BTreeMap<String, Secret>,
+) -> Vec<KnownValue> {
     let mut known = verify_image::known_values(schema, env);
     for v in schema.vars.iter().filter(|v| v.plane == Plane::Secret && v.delivery == envfile::Delivery::File) {
-        if let Some(text) = secret_file(root, &v.secret_file_name()).and_then(|p| std::fs::read_to_string(p).ok()) {
+        if let Some(text) = secret_file(project, &v.secret_file_name()).and_then(|p| std::fs::read_to_string(p).ok()) {
             known.push(KnownValue { variable: v.name.clone(), value: text.trim_end().as_bytes().to_vec() });
         }
     }
@@ -193,14 +209,14 @@ fn build_server(opts: &BuildOptions) -> anyhow::Result<PathBuf> {
         .builder_env
         .get("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| opts.root.join("target"))
+        .unwrap_or_else(|| opts.project.path("target"))
         .join("server-static");
     let mut env: BTreeMap<String, String> = opts.builder_env.clone();
     env.insert("RUSTFLAGS".into(), "-C target-feature=+crt-static".into());
     env.insert("CARGO_PROFILE_RELEASE_STRIP".into(), "symbols".into());
     env.insert("CARGO_TARGET_DIR".into(), target_dir.display().to_string());
     duct::cmd("cargo", ["build", "--release", "-p", "server", "--target", SERVER_TARGET])
-        .dir(&opts.root)
+        .dir(opts.project.root())
         .full_env(&env)
         .stdout_to_stderr()
         .run()
@@ -209,7 +225,8 @@ fn build_server(opts: &BuildOptions) -> anyhow::Result<PathBuf> {
 }
 
 /// OCI labels: revision from git, created now (RFC 3339), source from the origin remote.
-fn labels(root: &Path) -> BTreeMap<String, String> {
+fn labels(project: &Project) -> BTreeMap<String, String> {
+    let root = project.root();
     let git = |args: &[&str]| -> Option<String> {
         let out = duct::cmd("git", args).dir(root).stderr_null().stdout_capture().unchecked().run().ok()?;
         let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
@@ -220,7 +237,7 @@ fn labels(root: &Path) -> BTreeMap<String, String> {
         "org.opencontainers.image.revision".into(),
         git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
     );
-    l.insert("org.opencontainers.image.created".into(), rfc3339_now());
+    l.insert("org.opencontainers.image.created".into(), crate::effects::clock::rfc3339(project.clock().now()));
     let source = git(&["config", "--get", "remote.origin.url"]).unwrap_or_else(|| root.display().to_string());
     // A remote URL can carry credentials (https://user:token@host/...): keep only the host part.
     l.insert("org.opencontainers.image.source".into(), strip_userinfo(&source));
@@ -232,11 +249,6 @@ fn strip_userinfo(url: &str) -> String {
         (Some(s), Some(at)) if at > s => format!("{}{}", &url[..s + 3], &url[at + 1..]),
         _ => url.to_string(),
     }
-}
-
-fn rfc3339_now() -> String {
-    use crate::effects::clock::{Clock, SystemClock};
-    crate::effects::clock::rfc3339(SystemClock.now())
 }
 
 #[cfg(test)]
@@ -274,6 +286,7 @@ mod tests {
                 size: 1,
                 tags: vec!["app:1".into()],
                 labels: BTreeMap::new(),
+                user: "10001".into(),
             }),
             ..Default::default()
         }
@@ -343,9 +356,9 @@ mod tests {
     }
 
     #[test]
-    fn created_label_is_rfc3339() {
-        let s = rfc3339_now();
-        assert_eq!(s.len(), 20, "{s}");
-        assert!(s.starts_with("20") && s.ends_with('Z') && &s[10..11] == "T", "{s}");
+    fn created_label_comes_from_the_project_clock() {
+        let root = Project::workspace_root();
+        let p = Project::with_clock(root, std::sync::Arc::new(crate::effects::clock::FixedClock(1_795_615_205)));
+        assert_eq!(labels(&p)["org.opencontainers.image.created"], "2026-11-25T14:00:05Z");
     }
 }

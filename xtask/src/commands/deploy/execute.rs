@@ -369,14 +369,13 @@ mod tests {
     use crate::plan::deploy::plan::{EnvSummary, ImageRef, Inputs, build};
     use crate::plan::deploy::targets::{Target, Targets};
     use envfile::Secret;
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
     const CANARY: &str = "canary-7d41c2b9e8f05a36";
     const ID: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     fn sandbox() -> Target {
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-        Targets::load(root).unwrap().get(Some("sandbox")).unwrap().clone()
+        Targets::committed().get(Some("sandbox")).unwrap().clone()
     }
 
     fn plan(t: &Target) -> Plan {

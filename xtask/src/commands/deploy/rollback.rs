@@ -1,10 +1,10 @@
 //! `deploy rollback` (bring a kept release back, health-gated) and `deploy status`.
 
-use crate::cli::Global;
 use crate::effects::ssh::Remote;
 use crate::plan::deploy::plan::{LOCK_STALE_SECS, audit_log, lock_dir};
 use crate::plan::deploy::scripts;
-use crate::plan::deploy::targets::{Target, Targets};
+use crate::plan::deploy::targets::Target;
+use crate::project::Project;
 use crate::report::{Format, Status, print_json};
 use anyhow::{Context, bail};
 use serde::Serialize;
@@ -37,11 +37,11 @@ pub struct RollbackOutcome {
 }
 
 impl Args {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        let root = g.root();
-        let target = Targets::load(&root)?.get(self.target.as_deref())?.clone();
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
+        let root = p.root().to_path_buf();
+        let target = p.targets()?.get(self.target.as_deref())?.clone();
         let server = super::connect::ssh(&root, &target)?;
-        let outcome = rollback(&server, &target, self.to.as_deref(), &super::who(), &super::utc_iso())?;
+        let outcome = rollback(&server, &target, self.to.as_deref(), &super::who(), &super::utc_iso(p.clock()))?;
         match self.format {
             Format::Human => println!(
                 "rolled back {} from {} to {}: {}",
@@ -110,9 +110,9 @@ fn locked(server: &dyn Remote, t: &Target, to: Option<&str>) -> anyhow::Result<R
 }
 
 impl StatusArgs {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        let root = g.root();
-        let target = Targets::load(&root)?.get(self.target.as_deref())?.clone();
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
+        let root = p.root().to_path_buf();
+        let target = p.targets()?.get(self.target.as_deref())?.clone();
         let server = super::connect::ssh(&root, &target)?;
         let out = server.run(&scripts::status(&target.app_dir, &target.project))?;
         match self.format {
@@ -134,11 +134,12 @@ impl StatusArgs {
 mod tests {
     use super::*;
     use crate::effects::ssh::{Call, Output, RecordingRemote};
+    use crate::plan::deploy::targets::Targets;
     use std::path::Path;
 
     fn sandbox() -> Target {
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-        Targets::load(root).unwrap().get(Some("sandbox")).unwrap().clone()
+        let _root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        Targets::committed().get(Some("sandbox")).unwrap().clone()
     }
 
     /// A fake server answering scripts that contain a needle with that needle's stdout.

@@ -1,47 +1,33 @@
-//! The checks a deploy runs on what is about to ship: verify-env on the env file and
-//! verify-image on the image (with the env file's secret values as needles).
+//! The checks a deploy runs on what is about to ship: verify-env for the target's environment
+//! and verify-image of the exact image (with the environment's secret values as needles).
+//! Findings go to stderr as one line each (they name variables and places, never values).
 
-use crate::cli::Global;
-use crate::commands::verify_image;
+use crate::commands::{verify_env, verify_image};
 use crate::effects::docker::ImageEngine;
-use crate::report::Status;
-use envfile::Schema;
-use std::path::Path;
+use crate::project::{EnvSelection, Project};
+use crate::report::{self, Severity, Status};
 
-/// verify-env for the production environment, the same rules as `cargo xtask verify-env`.
-/// Findings go to stderr (they name variables and lines, never values).
-pub fn env(g: &Global, _schema: &Schema, env_path: &Path) -> anyhow::Result<Status> {
-    let args = crate::commands::verify_env::Args {
-        environment: "production".into(),
-        env_file: Some(env_path.to_path_buf()),
-        layered: false,
-        format: crate::report::Format::Human,
-    };
-    let report = args.check(g)?;
-    for f in report.findings.iter().filter(|f| f.severity != envfile::Severity::Info) {
-        let place = f.line.map(|l| format!(":{l}")).unwrap_or_default();
-        eprintln!("verify-env: {}[{}] {}{place} {}", f.severity.as_str(), f.code, report.summary.file, f.message);
-        if let Some(h) = &f.hint {
-            eprintln!("    fix: {h}");
-        }
+/// verify-env, the same rules as `cargo xtask verify-env`, for the selection's environment.
+pub fn env(project: &Project, selection: &EnvSelection) -> anyhow::Result<Status> {
+    let report = verify_env::check(project, selection)?;
+    for d in report.diagnostics().iter().filter(|d| d.severity != Severity::Info) {
+        eprintln!("{}", report::line("verify-env", d));
     }
     Ok(Status::failed_if(report.summary.errors > 0))
 }
 
 /// verify-image on the image that ships: every layer, the config and the history scanned for
-/// the env file's secret values and the pattern rules. Findings go to stderr.
+/// the environment's secret values and the pattern rules.
 pub fn image(
-    g: &Global,
-    schema: &Schema,
-    env_path: &Path,
+    project: &Project,
+    selection: &EnvSelection,
     engine: &dyn ImageEngine,
     image: &str,
 ) -> anyhow::Result<Status> {
-    let known = verify_image::known_values(schema, &verify_image::load_env(env_path)?);
-    let scanner = verify_image::scanner(&g.root(), known)?;
+    let scanner = verify_image::scanner(project, verify_image::known_for(project, selection)?)?;
     let verdict = verify_image::verify_image(engine, image, &scanner)?;
-    for f in &verdict.findings {
-        eprintln!("verify-image: {}", verify_image::finding_line(f));
+    for d in &verdict.diagnostics() {
+        eprintln!("{}", report::line("verify-image", d));
     }
     Ok(Status::failed_if(verdict.has_errors()))
 }

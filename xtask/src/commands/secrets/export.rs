@@ -2,17 +2,17 @@
 //! or a Kubernetes `Secret` + `ConfigMap` manifest. Values go only where the user asked:
 //! the engine, the 0600 output file, or stdout when no `--output` is given.
 
-use crate::cli::Global;
-use crate::commands::secrets::{EnvTarget, layered};
+use crate::effects::docker::BollardEngine;
 use crate::effects::files::Writer;
-use crate::plan::secrets::store::Current;
+use crate::project::EnvArgs;
+use crate::project::Project;
 use crate::report::{Format, Status, print_json};
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use envfile::{Plane, Schema, Secret};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, value_enum)]
     pub to: To,
     #[command(flatten)]
-    pub target: EnvTarget,
+    pub env: EnvArgs,
     /// Print what would be created (names and sizes, never values) and change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -62,14 +62,14 @@ struct PlanLine {
 }
 
 impl Args {
-    pub fn run(self, g: &Global) -> anyhow::Result<Status> {
-        let (schema, target) = self.target.resolve(g)?;
+    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
+        let (schema, target) = crate::commands::secrets::target(p, &self.env)?;
         let items = if target.layered {
-            let layers = layered::load(&target.root, &target.env)?;
-            runtime_items(&schema, |n| layers.iter().find(|l| l.key == n).map(|l| l.value.clone()))
+            let layers = p.layers(&target.env)?;
+            runtime_items(schema, |n| layers.iter().find(|l| l.key == n).map(|l| l.value.clone()))
         } else {
-            let current = Current::load(&target, &schema)?;
-            runtime_items(&schema, |n| current.get(n))
+            let current = p.current_values(&target, schema)?;
+            runtime_items(schema, |n| current.get(n))
         };
         if items.is_empty() {
             bail!("no runtime secret or config value is set: run `cargo xtask secrets gen` first");
@@ -181,44 +181,12 @@ pub fn k8s_manifest(prefix: &str, items: &[Item]) -> String {
 }
 
 fn create_swarm_secrets(prefix: &str, env: &str, items: &[Item]) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async {
-        let docker = bollard::Docker::connect_with_defaults()
-            .context("connect to the docker engine (set DOCKER_HOST)")?
-            .negotiate_version()
-            .await
-            .context("reach the docker engine (is it running and DOCKER_HOST right?)")?;
-        for i in items.iter().filter(|i| i.plane.is_secret()) {
-            let name = swarm_name(prefix, &i.name);
-            let spec = bollard::models::SecretSpec {
-                name: Some(name.clone()),
-                labels: Some(HashMap::from([("xtask.env".to_string(), env.to_string())])),
-                data: Some(STANDARD.encode(i.value.expose())),
-                ..Default::default()
-            };
-            if let Err(e) = docker.create_secret(spec).await {
-                return Err(swarm_error(e, &name));
-            }
-        }
-        Ok(())
-    })
-}
-
-/// Engine errors carry no value (the request body is not echoed); add what to do next.
-fn swarm_error(e: bollard::errors::Error, name: &str) -> anyhow::Error {
-    use bollard::errors::Error::DockerResponseServerError;
-    match e {
-        DockerResponseServerError { status_code: 503, message } => anyhow::anyhow!(
-            "create swarm secret {name}: {message}: this engine is not a swarm manager; run \
-             `docker swarm init` on the manager (or point DOCKER_HOST at it), or use \
-             `--to k8s`, or `--dry-run` to see the plan"
-        ),
-        DockerResponseServerError { status_code: 409, .. } => anyhow::anyhow!(
-            "swarm secret {name} already exists: swarm secrets are immutable; export under a new \
-             --name (e.g. with a date) and point the stack at it, then `docker secret rm` the old one"
-        ),
-        other => anyhow::Error::new(other).context(format!("create swarm secret {name}")),
+    let engine = BollardEngine::from_env()?;
+    for i in items.iter().filter(|i| i.plane.is_secret()) {
+        let labels = BTreeMap::from([("xtask.env".to_string(), env.to_string())]);
+        engine.create_secret(&swarm_name(prefix, &i.name), labels, &i.value)?;
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -159,7 +159,7 @@ made of Unicode combining marks are accepted here and refused by Compose.
 
 fn rules(out: &mut String) {
     out.push_str("## verify-env rules\n\n`cargo xtask verify-env` exits 0 with no error-level finding, 1 with any, 2 on usage or I/O errors.\n\n| Code | Meaning |\n|---|---|\n");
-    for (code, meaning) in envfile::verify::CODES {
-        let _ = writeln!(out, "| `{code}` | {} |", cell(meaning));
+    for code in envfile::Code::ALL {
+        let _ = writeln!(out, "| `{code}` | {} |", cell(code.meaning()));
     }
 }

@@ -3,11 +3,9 @@
 //! build-time variables and build secrets stay home.
 
 use super::plan::EnvSummary;
-use anyhow::{Context, bail};
-use envfile::Secret;
-use envfile::schema::{Delivery, Plane, Schema};
-use std::collections::BTreeMap;
-use std::path::Path;
+use anyhow::bail;
+use envfile::schema::{Delivery, Plane, Schema, Variable};
+use envfile::{Env, Secret};
 
 /// The shipped contents, values wrapped so they cannot be printed by accident.
 #[derive(Debug, Default)]
@@ -18,13 +16,6 @@ pub struct Shipment {
     pub summary: EnvSummary,
     /// Every secret-plane value, to mask in anything the deploy prints (container logs).
     pub secret_values: Vec<Secret>,
-}
-
-/// The env file's effective values as Compose reads them (the last of duplicate keys wins),
-/// through the reader of record, `envfile::compose`.
-pub fn read_pairs(text: &str) -> anyhow::Result<BTreeMap<String, Secret>> {
-    let entries = envfile::compose::parse(text, &|_| None)?;
-    Ok(entries.into_iter().map(|e| (e.key, Secret::new(e.value))).collect())
 }
 
 /// One `KEY=value` line both Compose v1 and v2 read back to the same value.
@@ -42,24 +33,19 @@ fn line(name: &str, value: &Secret) -> anyhow::Result<String> {
     }
 }
 
-/// Split the local env file (and `secrets/<name>.txt` beside it or in the project, for file
-/// secrets missing from it; that is where `secrets gen` writes them) into what ships.
-pub fn prepare(schema: &Schema, env_path: &Path, root: &Path) -> anyhow::Result<Shipment> {
-    let text = std::fs::read_to_string(env_path).with_context(|| format!("read env file {}", env_path.display()))?;
-    let pairs = read_pairs(&text).with_context(|| format!("parse env file {}", env_path.display()))?;
-    let secrets_dirs = [env_path.parent().unwrap_or(Path::new(".")).join("secrets"), root.join("secrets")];
+/// Split an environment's values into what ships. A file-delivered secret missing from the
+/// env file comes from `file_secret` (`secrets/<name>.txt`, where `secrets gen` writes it).
+pub fn prepare(
+    schema: &Schema,
+    env: &Env,
+    file_secret: &dyn Fn(&Variable) -> Option<Secret>,
+) -> anyhow::Result<Shipment> {
     let mut ship = Shipment::default();
     let mut env_text = String::from("# Written by cargo xtask deploy vps; runtime config and secrets (0600).\n");
     for v in &schema.vars {
-        let value = match pairs.get(&v.name) {
-            Some(value) => Some(value.clone()),
-            None if v.delivery == Delivery::File => {
-                let name = format!("{}.txt", v.secret_file_name());
-                secrets_dirs
-                    .iter()
-                    .find_map(|d| std::fs::read_to_string(d.join(&name)).ok())
-                    .map(|s| Secret::new(s.trim_end_matches(['\n', '\r'])))
-            }
+        let value = match env.get(&v.name) {
+            Some(var) => Some(var.value.clone()),
+            None if v.delivery == Delivery::File => file_secret(v),
             None => None,
         };
         let Some(value) = value else { continue };
@@ -97,6 +83,11 @@ pub fn mask_all(text: &str, secrets: &[Secret]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    fn env(text: &str) -> Env {
+        Env::from_entries(envfile::compose::parse(text, &|_| None).unwrap())
+    }
 
     fn schema() -> Schema {
         let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
@@ -105,15 +96,11 @@ mod tests {
 
     #[test]
     fn planes_go_where_they_belong() {
-        let dir = tempfile::tempdir().unwrap();
-        let env = dir.path().join(".env.production");
-        std::fs::write(
-            &env,
+        let env = env(
             "VITE_SUPABASE_URL=https://x.supabase.co\nNODE_ENV=production\nJWT_SECRET='canary-jwt-6f1b7c2e9d0a4411'\n\
              POSTGRES_PASSWORD=canary-pg-2b8e4c6d1f3a5b7c\nNPM_TOKEN=canary-npm\nALLOWED_ORIGINS=\"https://a.example\"\n",
-        )
-        .unwrap();
-        let s = prepare(&schema(), &env, dir.path()).unwrap();
+        );
+        let s = prepare(&schema(), &env, &|_| None).unwrap();
         let text = s.env_file.expose();
         assert!(text.contains("NODE_ENV=production\n"));
         assert!(text.contains("JWT_SECRET=canary-jwt-6f1b7c2e9d0a4411\n"));
@@ -127,12 +114,8 @@ mod tests {
 
     #[test]
     fn a_file_secret_can_come_from_the_secrets_dir() {
-        let dir = tempfile::tempdir().unwrap();
-        let env = dir.path().join(".env.production");
-        std::fs::write(&env, "NODE_ENV=production\n").unwrap();
-        std::fs::create_dir(dir.path().join("secrets")).unwrap();
-        std::fs::write(dir.path().join("secrets/postgres_password.txt"), "from-file-123\n").unwrap();
-        let s = prepare(&schema(), &env, dir.path()).unwrap();
+        let from_file = |v: &Variable| (v.name == "POSTGRES_PASSWORD").then(|| Secret::new("from-file-123"));
+        let s = prepare(&schema(), &env("NODE_ENV=production\n"), &from_file).unwrap();
         assert_eq!(s.secret_files[0].1.expose(), "from-file-123");
     }
 

@@ -251,7 +251,6 @@ impl fmt::Display for Plan {
 mod tests {
     use super::*;
     use crate::plan::deploy::targets::Targets;
-    use std::path::Path;
 
     pub(crate) fn sample_inputs(target: &Target) -> Inputs<'_> {
         Inputs {
@@ -272,8 +271,7 @@ mod tests {
     }
 
     fn sandbox() -> Target {
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-        Targets::load(root).unwrap().get(Some("sandbox")).unwrap().clone()
+        Targets::committed().get(Some("sandbox")).unwrap().clone()
     }
 
     #[test]

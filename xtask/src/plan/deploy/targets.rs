@@ -39,6 +39,8 @@ struct RawTarget {
     project: Option<String>,
     /// `HOST[:PORT]/REPO`: ship the image through this registry instead of over ssh.
     registry: Option<String>,
+    /// The schema environment this target runs (verify-env checks the env file for it).
+    environment: Option<String>,
 }
 
 fn default_health_timeout() -> u64 {
@@ -77,6 +79,8 @@ pub struct Target {
     /// `HOST[:PORT]/REPO` the image is pushed to and the server pulls from; `None`: the
     /// image goes over ssh (`docker save | docker load`).
     pub registry: Option<String>,
+    /// The schema environment deployed here (default `production`).
+    pub environment: String,
 }
 
 impl Target {
@@ -102,10 +106,9 @@ pub struct Targets {
 }
 
 impl Targets {
-    pub fn load(root: &Path) -> anyhow::Result<Targets> {
-        let path = root.join(TARGETS_PATH);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("read deploy targets {}", path.display()))?;
-        Targets::parse(&text).with_context(|| format!("deploy targets {}", path.display()))
+    /// The targets of a project whose `deploy/targets.toml` holds `text`.
+    pub fn from_file(path: &Path, text: &str) -> anyhow::Result<Targets> {
+        Targets::parse(text).with_context(|| format!("deploy targets {}", path.display()))
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Targets> {
@@ -116,6 +119,14 @@ impl Targets {
             targets.insert(name, t);
         }
         Ok(Targets { default: file.default, targets })
+    }
+
+    /// The project's committed targets (unit tests).
+    #[cfg(test)]
+    pub(crate) fn committed() -> Targets {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/targets.toml"));
+        let text = std::fs::read_to_string(path).expect("deploy/targets.toml is readable");
+        Targets::from_file(path, &text).expect("deploy/targets.toml parses")
     }
 
     /// The named target, or the file's default when no name is given.
@@ -167,6 +178,7 @@ fn resolve(name: &str, raw: RawTarget) -> anyhow::Result<Target> {
         keep_releases: raw.keep_releases,
         project,
         registry: raw.registry,
+        environment: raw.environment.unwrap_or_else(|| "production".to_string()),
     })
 }
 
@@ -205,8 +217,7 @@ mod tests {
 
     #[test]
     fn committed_targets_parse_and_default_to_the_sandbox() {
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-        let targets = Targets::load(root).expect("deploy/targets.toml parses");
+        let targets = Targets::committed();
         let t = targets.get(None).unwrap();
         assert_eq!(t.name, "sandbox");
         assert_eq!(t.connection, Connection::Sandbox);
@@ -235,8 +246,7 @@ mod tests {
 
     #[test]
     fn unknown_target_names_the_known_ones() {
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-        let targets = Targets::load(root).unwrap();
+        let targets = Targets::committed();
         let err = format!("{:#}", targets.get(Some("nope")).unwrap_err());
         assert!(err.contains("production") && err.contains("sandbox"), "{err}");
     }
@@ -270,8 +280,7 @@ mod tests {
             let err = format!("{:#}", parse(bad).unwrap_err());
             assert!(err.contains("HOST[:PORT]/REPO"), "{bad}: {err}");
         }
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-        assert_eq!(Targets::load(root).unwrap().get(Some("sandbox")).unwrap().registry, None);
+        assert_eq!(Targets::committed().get(Some("sandbox")).unwrap().registry, None);
     }
 
     #[test]

@@ -2,12 +2,11 @@
 //! environment and secret, when it was generated and last rotated. No value, no hash, no
 //! fingerprint: the file says nothing an attacker could check a guess against.
 
-use crate::effects::clock::{Clock, format_date, parse_date};
+use crate::effects::clock::{format_date, parse_date};
 use anyhow::Context;
 use envfile::Schema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 const HEADER: &str = "# Secret generation and rotation dates, per environment. No values, no fingerprints.\n\
 # Written by `cargo xtask secrets gen` and `cargo xtask secrets rotate`; read by\n\
@@ -36,11 +35,11 @@ impl Record {
 }
 
 impl Meta {
-    pub fn load(path: &Path) -> anyhow::Result<Meta> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("parse {}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Meta::default()),
-            Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
+    /// The records from the file's text; `None` (no file yet) is an empty record.
+    pub fn parse(text: Option<&str>) -> anyhow::Result<Meta> {
+        match text {
+            Some(text) => toml::from_str(text).context("parse the rotation records"),
+            None => Ok(Meta::default()),
         }
     }
 
@@ -102,13 +101,6 @@ pub fn ages(schema: &Schema, meta: &Meta, env: &str, today: i64) -> Vec<Age> {
 /// The secrets of `env` past their rotation period: what verify-env warns about.
 pub fn overdue(schema: &Schema, meta: &Meta, env: &str, today: i64) -> Vec<Age> {
     ages(schema, meta, env, today).into_iter().filter(|a| a.overdue).collect()
-}
-
-/// [`overdue`] for a project root, reading `deploy/secrets-meta.toml` (absent = nothing
-/// recorded, so nothing overdue).
-pub fn overdue_in(root: &Path, schema: &Schema, env: &str, clock: &dyn Clock) -> anyhow::Result<Vec<Age>> {
-    let meta = Meta::load(&root.join("deploy/secrets-meta.toml"))?;
-    Ok(overdue(schema, &meta, env, clock.today()))
 }
 
 #[cfg(test)]

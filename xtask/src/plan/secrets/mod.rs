@@ -4,6 +4,7 @@
 pub mod complete;
 pub mod envdoc;
 pub mod generate;
+pub mod layered;
 pub mod meta;
 pub mod rotate;
 pub mod store;

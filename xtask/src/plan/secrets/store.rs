@@ -1,18 +1,11 @@
 //! Where an environment's secrets live (the env file, `secrets/<name>.txt`, the metadata
-//! file) and their current values.
+//! file) and their current values, as plain data; `Project::current_values` reads them.
 
 use super::envdoc::EnvDoc;
-use crate::cli::Global;
-use anyhow::Context;
-use envfile::{Delivery, Plane, Schema, Secret, Variable};
+use crate::project::{EnvSelection, EnvSource, Project};
+use envfile::{Delivery, Plane, Secret, Variable};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// The env file an environment uses when `--env-file` is not given: `.env.<env>`, the same
-/// default as verify-env (git-ignored by the `.env.*` rule).
-pub fn default_env_file(root: &Path, env: &str) -> PathBuf {
-    root.join(format!(".env.{env}"))
-}
 
 /// The files one environment's values live in.
 #[derive(Debug, Clone)]
@@ -28,15 +21,16 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(g: &Global, env: &str, env_file: Option<PathBuf>) -> Target {
-        let root = g.root();
+    pub fn new(p: &Project, selection: &EnvSelection) -> Target {
         Target {
-            env_file: env_file.unwrap_or_else(|| default_env_file(&root, env)),
-            secrets_dir: root.join("secrets"),
-            meta_path: root.join("deploy/secrets-meta.toml"),
-            env: env.to_string(),
-            root,
-            layered: false,
+            // Layered config has no env file; the default name is kept so messages can say
+            // which file a single-file setup would use.
+            env_file: selection.file().map(Path::to_path_buf).unwrap_or_else(|| p.default_env_file(&selection.env)),
+            secrets_dir: p.secrets_dir(),
+            meta_path: p.secrets_meta_path(),
+            env: selection.env.clone(),
+            root: p.root().to_path_buf(),
+            layered: selection.source == EnvSource::Layered,
         }
     }
 
@@ -63,28 +57,6 @@ pub struct Current {
 }
 
 impl Current {
-    pub fn load(target: &Target, schema: &Schema) -> anyhow::Result<Current> {
-        let (text, exists) = match std::fs::read_to_string(&target.env_file) {
-            Ok(t) => (t, true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), false),
-            Err(e) => {
-                return Err(e).with_context(|| format!("read {}", target.env_file.display()));
-            }
-        };
-        let mut files = BTreeMap::new();
-        for v in &schema.vars {
-            let Some(path) = target.secret_file(v) else { continue };
-            match std::fs::read_to_string(&path) {
-                Ok(t) => {
-                    files.insert(v.name.clone(), Secret::new(trim_newline(&t)));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
-            }
-        }
-        Ok(Current { doc: EnvDoc::new(text), env_file_exists: exists, files })
-    }
-
     /// The value of `name`: its secret file first, then the env file.
     pub fn get(&self, name: &str) -> Option<Secret> {
         self.files.get(name).cloned().or_else(|| self.doc.get(name))
