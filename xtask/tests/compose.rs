@@ -11,9 +11,11 @@ fn rendered_compose_file_passes_docker_compose_config() -> anyhow::Result<()> {
         provision::apt_install(&["docker-compose"], "validating the rendered compose file")?;
     }
     let root = xtask::rigs::engine::workspace_root();
-    let schema = envfile::Schema::load(&root.join("deploy/env.schema.toml")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let schema = envfile::Schema::load(&root.join("deploy/env.schema.toml"))?;
+    let template = std::fs::read_to_string(root.join(xtask::plan::compose::TEMPLATE_PATH))?;
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("docker-compose.yml"), xtask::plan::compose::generate(&schema, &root)?)?;
+    let rendered = xtask::plan::compose::render(&schema, &template, xtask::plan::compose::Variant::Compose);
+    std::fs::write(dir.path().join("docker-compose.yml"), rendered)?;
     std::fs::write(dir.path().join(".env"), "APP_IMAGE=reference-app:0123456789ab\nAPP_PORT=8080\n")?;
     std::fs::write(dir.path().join(".env.production"), "NODE_ENV=production\n")?;
     std::fs::create_dir(dir.path().join("secrets"))?;

@@ -45,7 +45,8 @@ fn compose_v1_is_present_on_the_vps() -> anyhow::Result<()> {
 fn ssh_config_snippet_works_with_plain_ssh() -> anyhow::Result<()> {
     let sandbox = Sandbox::ensure()?;
     let _lease = sandbox.lease()?;
-    let out = sandbox.ssh_command(&["hostname"]).output()?;
+    let out =
+        std::process::Command::new("ssh").arg("-F").arg(sandbox.ssh_config()).args(["vps", "hostname"]).output()?;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(sandbox.ssh_config())?;
     assert!(text.contains("Host vps"));

@@ -1,11 +1,9 @@
 //! `Env`: the effective variables of an env file as a container sees them (last assignment
 //! wins, as in Compose), every value wrapped in [`Secret`], with line numbers kept.
 
-use crate::compose::{self, Entry, ParseError};
+use crate::compose::Entry;
 use crate::schema::Schema;
 use crate::secret::Secret;
-use std::fmt;
-use std::path::{Path, PathBuf};
 
 /// One effective variable.
 #[derive(Debug, Clone)]
@@ -25,34 +23,7 @@ pub struct Env {
     vars: Vec<Var>,
 }
 
-/// Why an env file could not be loaded: unreadable, or rejected as Compose would reject it.
-#[derive(Debug)]
-pub enum LoadError {
-    Io { path: PathBuf, source: std::io::Error },
-    Parse { path: PathBuf, error: ParseError },
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LoadError::Io { path, source } => write!(f, "read {}: {source}", path.display()),
-            LoadError::Parse { path, error } => write!(f, "{}:{}: {}", path.display(), error.line, error.message),
-        }
-    }
-}
-
-impl std::error::Error for LoadError {}
-
 impl Env {
-    /// Read and parse a file as Compose would; `lookup` stands for the environment Compose
-    /// interpolates `${VAR}` from.
-    pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Env, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
-        let entries = compose::parse_bytes(&bytes, lookup)
-            .map_err(|error| LoadError::Parse { path: path.to_path_buf(), error })?;
-        Ok(Env::from_entries(entries))
-    }
-
     /// Collapse entries (file order, duplicates kept) to the effective variables.
     pub fn from_entries(entries: Vec<Entry>) -> Env {
         let mut vars: Vec<Var> = Vec::new();
@@ -104,7 +75,7 @@ mod tests {
 
     #[test]
     fn last_assignment_wins_and_earlier_lines_are_kept() {
-        let entries = compose::parse("A=1\nB=2\nA=3\n", &|_| None).unwrap();
+        let entries = crate::compose::parse("A=1\nB=2\nA=3\n", &|_| None).unwrap();
         let env = Env::from_entries(entries);
         let a = env.get("A").unwrap();
         assert_eq!((a.value.expose(), a.line, a.shadowed.clone()), ("3", 3, vec![1]));
@@ -119,16 +90,5 @@ mod tests {
         .unwrap();
         assert!(!Env::is_secret(&schema, "NODE_ENV"));
         assert!(Env::is_secret(&schema, "SOMETHING_ELSE"));
-    }
-
-    #[test]
-    fn load_reports_the_line_of_a_bad_file() {
-        let dir = std::env::temp_dir().join(format!("envfile-env-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(".env");
-        std::fs::write(&path, "A=1\nB='open\n").unwrap();
-        let err = Env::load(&path, &|_| None).unwrap_err();
-        assert!(err.to_string().contains(":2: unterminated single quote"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

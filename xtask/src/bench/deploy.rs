@@ -3,6 +3,7 @@
 //! `docker save | ssh docker load` of the same image (the transfer a deploy cannot beat).
 
 use crate::effects::docker::{BollardEngine, BuildRequest, ImageEngine, context_tar_gz};
+use crate::effects::process;
 use crate::effects::ssh::Remote;
 use crate::project::Project;
 use crate::report::{Format, Status, print_json};
@@ -11,7 +12,6 @@ use crate::rigs::sandbox::Sandbox;
 use anyhow::{Context, bail};
 use serde::Serialize;
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 const PORT: u16 = 18200;
@@ -103,15 +103,15 @@ fn median(v: &mut [f64]) -> f64 {
 /// One timed `deploy vps` through the binary; returns seconds and image bytes sent.
 fn deploy(project: &Path, engine: &Engine, image: &str) -> anyhow::Result<(f64, u64)> {
     let t = Instant::now();
-    let out = Command::new(std::env::current_exe()?)
+    let out = process::cmd(std::env::current_exe()?)
         .arg("--project-dir")
         .arg(project)
         .args(["deploy", "vps", "--image", image, "--format", "json"])
         .env("DOCKER_HOST", engine.docker_host())
         .output()?;
     let secs = t.elapsed().as_secs_f64();
-    if !out.status.success() {
-        bail!("bench deploy of {image} failed: {}", String::from_utf8_lossy(&out.stderr));
+    if !out.success() {
+        bail!("bench deploy of {image} failed: {}", out.stderr_text());
     }
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).context("deploy json")?;
     Ok((secs, j["outcome"]["image_bytes"].as_u64().unwrap_or(0)))
@@ -150,14 +150,14 @@ fn fixture(root: &Path, dir: &Path, sandbox: &Sandbox) -> anyhow::Result<()> {
     )?;
     // Throwaway values from the project's generator, so verify-env passes as for a real deploy.
     let env_file = dir.join(".env.production");
-    let out = Command::new(std::env::current_exe()?)
+    let out = process::cmd(std::env::current_exe()?)
         .arg("--project-dir")
         .arg(dir)
         .args(["secrets", "gen", "--throwaway", "--env-file"])
         .arg(&env_file)
         .output()?;
-    if !out.status.success() {
-        bail!("secrets gen for the bench fixture failed: {}", String::from_utf8_lossy(&out.stderr));
+    if !out.success() {
+        bail!("secrets gen for the bench fixture failed: {}", out.stderr_text());
     }
     Ok(())
 }

@@ -2,12 +2,12 @@
 //! `--check` fail (exit 1) naming the command that fixes them. One generator per file, listed
 //! in [`crate::plan::codegen::FILES`]; a test runs the check so plain `cargo test` catches drift.
 
-use crate::plan::codegen::FILES;
+use crate::effects::files;
+use crate::plan::codegen::{FILES, Sources};
+use crate::plan::compose;
 use crate::project::Project;
 use crate::report::Status;
 use anyhow::Context;
-use envfile::Schema;
-use std::path::Path;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,8 +18,7 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, p: &Project) -> anyhow::Result<Status> {
-        let root = p.root().to_path_buf();
-        let stale = ensure(&root, &p.path(crate::project::SCHEMA_PATH), !self.check)?;
+        let stale = ensure(p, !self.check)?;
         if self.check && !stale.is_empty() {
             for path in &stale {
                 eprintln!("stale: {path} does not match deploy/env.schema.toml");
@@ -37,23 +36,54 @@ impl Args {
     }
 }
 
+/// Every generated file's text, by path relative to the root.
+pub fn generate_all(p: &Project) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let template = files::read_text(&p.path(compose::TEMPLATE_PATH))?;
+    let sources = Sources { schema: p.schema()?, compose_template: &template };
+    FILES
+        .iter()
+        .map(|(rel, generate)| Ok((*rel, generate(&sources).with_context(|| format!("generate {rel}"))?)))
+        .collect()
+}
+
 /// Generate every file; returns the paths whose content differed (written when `write`).
-pub fn ensure(root: &Path, schema_path: &Path, write: bool) -> anyhow::Result<Vec<String>> {
-    let schema = Schema::load(schema_path).map_err(|e| anyhow::anyhow!("{e}")).context("load the env schema")?;
+pub fn ensure(p: &Project, write: bool) -> anyhow::Result<Vec<String>> {
     let mut stale = Vec::new();
-    for (rel, generate) in FILES {
-        let text = generate(&schema, root).with_context(|| format!("generate {rel}"))?;
-        let path = root.join(rel);
-        let current = std::fs::read_to_string(&path).unwrap_or_default();
-        if current != text {
+    for (rel, text) in generate_all(p)? {
+        let path = p.path(rel);
+        if files::read_optional(&path)?.as_deref() != Some(text.as_str()) {
             if write {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
                 }
-                std::fs::write(&path, &text).with_context(|| format!("write {}", path.display()))?;
+                files::Writer::default().write(&path, text.as_bytes(), 0o644)?;
             }
             stale.push(rel.to_string());
         }
     }
     Ok(stale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Like rust-analyzer's `ensure_file_contents`: a stale generated file fails the test
+    /// and is rewritten by it, so the next run (and the commit) is right.
+    #[test]
+    fn generated_files_are_current() {
+        let stale = ensure(&Project::open(Project::workspace_root()), true).unwrap();
+        assert!(stale.is_empty(), "regenerated {stale:?}: they were stale; commit the rewritten files");
+    }
+
+    /// Regression (issue 10): `rotation-overdue` was missing from the hand-kept code list, so
+    /// the generated guide missed it. The guide now lists every code of the enum.
+    #[test]
+    fn the_variables_guide_lists_every_verify_env_code() {
+        let all = generate_all(&Project::open(Project::workspace_root())).unwrap();
+        let guide = &all.iter().find(|(rel, _)| rel.ends_with("environment-variables.md")).unwrap().1;
+        for code in envfile::Code::ALL {
+            assert!(guide.contains(&format!("| `{code}` |")), "{code} missing from the guide");
+        }
+    }
 }

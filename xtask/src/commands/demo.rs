@@ -11,7 +11,6 @@ use crate::rigs::sandbox::{Sandbox, VPS_IP};
 use anyhow::{Context, bail};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The image tag the demo builds and deploys.
 pub const DEMO_IMAGE: &str = "reference-app:demo";
@@ -78,13 +77,14 @@ impl Args {
         set_mode(&env_dir, 0o700)?;
         let env_file = env_dir.join(".env.production");
         let xtask = |args: &[&str]| -> anyhow::Result<()> {
-            let mut c = Command::new(std::env::current_exe()?);
-            c.arg("--project-dir").arg(&root).args(args).env("DOCKER_HOST", engine.docker_host());
+            let mut argv: Vec<std::ffi::OsString> = vec!["--project-dir".into(), root.clone().into()];
+            argv.extend(args.iter().map(Into::into));
+            let mut c = duct::cmd(std::env::current_exe()?, argv).env("DOCKER_HOST", engine.docker_host()).unchecked();
             if !human {
                 // stdout carries only the demo's own JSON report; the steps' tables go to stderr.
-                c.stdout(std::io::stderr());
+                c = c.stdout_to_stderr();
             }
-            let status = c.status().with_context(|| format!("run xtask {}", args.join(" ")))?;
+            let status = c.run().with_context(|| format!("run xtask {}", args.join(" ")))?.status;
             if !status.success() {
                 bail!("`cargo xtask {}` failed ({status}); see its output above", args.join(" "));
             }
@@ -160,11 +160,11 @@ fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
 }
 
 fn http_get(url: &str) -> anyhow::Result<String> {
-    let out = Command::new("curl").args(["-fsS", "-m", "10", url]).output().context("run curl")?;
-    if !out.status.success() {
-        bail!("GET {url}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    let out = crate::effects::process::cmd("curl").args(["-fsS", "-m", "10", url]).output()?;
+    if !out.success() {
+        bail!("GET {url}: {}", out.stderr_text().trim());
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(out.stdout_text())
 }
 
 /// Undo what the recorded demo started: its app on the sandbox, the sandbox and the private

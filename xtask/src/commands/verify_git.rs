@@ -2,6 +2,7 @@
 //! known secret value sits anywhere in the repository's history (a value committed and
 //! deleted later is still in every clone).
 
+use crate::effects::git;
 use crate::plan::secrets::store::Target;
 use crate::project::Project;
 use crate::project::{EnvSelection, EnvSource};
@@ -10,7 +11,6 @@ use anyhow::Context;
 use envfile::{Schema, Secret};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -138,33 +138,11 @@ pub fn known_values(p: &Project, schema: &Schema, extra: &[PathBuf]) -> anyhow::
     Ok(known)
 }
 
-fn git(root: &Path) -> Command {
-    let mut c = Command::new("git");
-    c.arg("-C").arg(root).env("GIT_TERMINAL_PROMPT", "0");
-    c
-}
-
-fn git_output(mut c: Command, what: &str) -> anyhow::Result<Vec<u8>> {
-    let out = c.stderr(Stdio::piped()).output().with_context(|| format!("{what}: run git"))?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "{what}: {} (is {} a git repository?)",
-            String::from_utf8_lossy(&out.stderr).trim(),
-            "the project"
-        );
-    }
-    Ok(out.stdout)
-}
-
 /// Real files tracked, and the files secrets gen writes that git would not ignore.
 pub fn hygiene(root: &Path, schema: &Schema) -> anyhow::Result<Vec<GitFinding>> {
-    let mut c = git(root);
-    c.args(["ls-files", "-z"]);
-    let listing = git_output(c, "list tracked files")?;
-    let mut findings: Vec<GitFinding> = listing
-        .split(|b| *b == 0)
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .filter(|p| !p.is_empty() && is_real_secret_file(p))
+    let mut findings: Vec<GitFinding> = git::tracked_files(root)?
+        .into_iter()
+        .filter(|p| is_real_secret_file(p))
         .map(|path| GitFinding { problem: Problem::Tracked, path, commit: None, variable: None, masked: None })
         .collect();
     let mut expected: Vec<String> = schema.meta.environments.iter().map(|e| format!(".env.{e}")).collect();
@@ -174,9 +152,7 @@ pub fn hygiene(root: &Path, schema: &Schema) -> anyhow::Result<Vec<GitFinding>> 
         }
     }
     for path in expected {
-        let ignored =
-            git(root).args(["check-ignore", "-q", "--no-index", &path]).status().context("check git-ignore rules")?;
-        if ignored.code() == Some(1) {
+        if !git::is_ignored(root, &path)? {
             findings.push(GitFinding {
                 problem: Problem::NotIgnored,
                 path,

@@ -1,9 +1,9 @@
 //! A headless-Chromium look at a deployed page (Debian's `chromium`; downloading a browser
 //! does not work here): the DOM after scripts ran, and a screenshot.
 
+use super::process;
 use anyhow::{Context, bail};
 use std::path::Path;
-use std::process::Command;
 
 /// What the page showed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,21 +13,20 @@ pub struct Page {
 }
 
 /// The flags ENVIRONMENT.md says this machine's Chromium needs (root, no GPU, no network chatter).
-fn chromium(profile: &Path) -> Command {
-    let mut c = Command::new("chromium");
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        // Let the page's fetch of /api/whoami finish before the DOM is dumped.
-        "--virtual-time-budget=8000",
-    ]);
-    c.arg(format!("--user-data-dir={}", profile.display()));
-    c
+fn chromium(profile: &Path) -> process::Run {
+    process::cmd("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            // Let the page's fetch of /api/whoami finish before the DOM is dumped.
+            "--virtual-time-budget=8000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
 }
 
 fn ensure_installed() -> anyhow::Result<()> {
@@ -42,9 +41,9 @@ fn ensure_installed() -> anyhow::Result<()> {
 pub fn check_page(url: &str, screenshot: &Path) -> anyhow::Result<Page> {
     ensure_installed()?;
     let profile = tempfile::tempdir()?;
-    let out = chromium(profile.path()).arg("--dump-dom").arg(url).output().context("run chromium")?;
-    if !out.status.success() {
-        bail!("chromium --dump-dom {url} failed: {}", crate::rigs::engine::provision::tail(&out.stderr, 5));
+    let out = chromium(profile.path()).arg("--dump-dom").arg(url).output()?;
+    if !out.success() {
+        bail!("chromium --dump-dom {url} failed: {}", process::tail(&out.stderr, 5));
     }
     let dom = String::from_utf8_lossy(&out.stdout);
     let status = element_text(&dom, "status").with_context(|| format!("no #status element in the page at {url}"))?;
@@ -55,10 +54,9 @@ pub fn check_page(url: &str, screenshot: &Path) -> anyhow::Result<Page> {
         .arg(format!("--screenshot={}", screenshot.display()))
         .arg("--window-size=1024,768")
         .arg(url)
-        .output()
-        .context("run chromium for the screenshot")?;
-    if !shot.status.success() || !screenshot.exists() {
-        bail!("chromium --screenshot failed: {}", crate::rigs::engine::provision::tail(&shot.stderr, 5));
+        .output()?;
+    if !shot.success() || !screenshot.exists() {
+        bail!("chromium --screenshot failed: {}", process::tail(&shot.stderr, 5));
     }
     if status.contains("error") || status.trim().is_empty() || status.contains("loading") {
         bail!("the page's #status shows {status:?}, not the server's answer (screenshot: {})", screenshot.display());

@@ -35,6 +35,28 @@ pub fn list_dir(dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
+/// Every file under `root` (paths relative to it, `/`-separated), skipping the directories
+/// named in `skip` (build output, dependencies, `.git`).
+pub fn relative_files(root: &Path, skip: &[&str]) -> anyhow::Result<Vec<String>> {
+    fn walk(root: &Path, dir: &Path, skip: &[&str], out: &mut Vec<String>) -> std::io::Result<()> {
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                if !entry.file_name().to_str().is_some_and(|n| skip.contains(&n)) {
+                    walk(root, &path, skip, out)?;
+                }
+            } else {
+                out.push(path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/"));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, root, skip, &mut out).with_context(|| format!("list the files under {}", root.display()))?;
+    Ok(out)
+}
+
 /// Read a file the project owns; missing is an error.
 pub fn read_text(path: &Path) -> anyhow::Result<String> {
     fs::read_to_string(path).with_context(|| format!("read {}", path.display()))

@@ -1,5 +1,6 @@
-//! Git facts about one file (ignored? tracked? ever committed?), found with the git CLI
-//! through xshell and handed to `envfile::verify` as plain data.
+//! The git effect: facts about one file (ignored? tracked? ever committed?) for
+//! `envfile::verify`, the tracked files and ignore rules for verify-git, found with the git CLI
+//! through xshell and handed on as plain data.
 
 use envfile::GitFacts;
 use std::path::{Path, PathBuf};
@@ -34,4 +35,37 @@ fn relative_to(top: &Path, file: &Path) -> Option<PathBuf> {
     let dir = dir.canonicalize().ok()?;
     let rel = dir.strip_prefix(top).ok()?.join(file.file_name()?);
     Some(rel)
+}
+
+/// Every file git tracks under `root`, repository-relative.
+pub fn tracked_files(root: &Path) -> anyhow::Result<Vec<String>> {
+    let out = crate::effects::process::cmd("git")
+        .arg("-C")
+        .arg(root)
+        .args(["ls-files", "-z"])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()?;
+    if !out.success() {
+        anyhow::bail!("list tracked files: {} (is the project a git repository?)", out.stderr_text().trim());
+    }
+    Ok(out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
+}
+
+/// Whether `git add` would ignore `path` (repository-relative), from the ignore rules alone.
+pub fn is_ignored(root: &Path, path: &str) -> anyhow::Result<bool> {
+    let out = crate::effects::process::cmd("git")
+        .arg("-C")
+        .arg(root)
+        .args(["check-ignore", "-q", "--no-index", path])
+        .output()?;
+    match out.code {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => anyhow::bail!("check git-ignore rules for {path}: {}", out.stderr_text().trim()),
+    }
 }

@@ -7,5 +7,6 @@ pub mod clock;
 pub mod docker;
 pub mod files;
 pub mod git;
+pub mod process;
 pub mod runtime;
 pub mod ssh;

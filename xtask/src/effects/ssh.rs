@@ -6,37 +6,18 @@
 //! Secret bytes only ever travel on stdin: command lines are visible in `ps` on both ends.
 
 use anyhow::{Context, bail};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-/// What a remote command left behind.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Output {
-    /// Exit code; `None` when killed by a signal. 255 is ssh's own failure (see [`Output::ssh_failed`]).
-    pub code: Option<i32>,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-}
+pub use super::process::Output;
 
 impl Output {
-    pub fn ok(stdout: impl Into<Vec<u8>>) -> Output {
-        Output { code: Some(0), stdout: stdout.into(), stderr: Vec::new() }
-    }
-    pub fn success(&self) -> bool {
-        self.code == Some(0)
-    }
     /// ssh exits 255 when the connection failed or broke (or the remote command did).
     pub fn ssh_failed(&self) -> bool {
         self.code == Some(255)
     }
-    pub fn stdout_text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-    pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr).into_owned()
-    }
+
     /// `Ok(self)` on exit 0, else an error naming `what` with the last stderr lines.
     pub fn check(self, what: &str) -> anyhow::Result<Output> {
         if self.success() {
@@ -44,7 +25,9 @@ impl Output {
         }
         let code = self.code.map_or("a signal".to_string(), |c| c.to_string());
         let why = if self.ssh_failed() { " (ssh connection failed or broke)" } else { "" };
-        bail!("{what}: exit {code}{why}: {}", crate::rigs::engine::provision::tail(&self.stderr, 5))
+        let stderr = super::process::tail(&self.stderr, 5);
+        let stderr = if stderr.trim().is_empty() { "(no output)".to_string() } else { stderr };
+        bail!("{what}: exit {code}{why}: {stderr}")
     }
 }
 
@@ -136,51 +119,26 @@ impl Ssh {
         Ok(a)
     }
 
-    fn command(&self, remote_command: &str) -> anyhow::Result<Command> {
-        let mut c = Command::new("ssh");
-        c.args(self.args()?).arg("--").arg(remote_command);
-        Ok(c)
-    }
-
-    fn feed(&self, remote_command: &str, input: &mut dyn Read) -> anyhow::Result<Output> {
-        let mut child = self
-            .command(remote_command)?
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("start ssh (install openssh-client)")?;
-        let mut stdin = child.stdin.take().context("ssh stdin")?;
-        // Copy on this thread while another collects the output, so neither pipe fills up.
-        let (copied, out) = std::thread::scope(|s| {
-            let waiter = s.spawn(|| child.wait_with_output());
-            let copied = std::io::copy(input, &mut stdin).and_then(|_| stdin.flush());
-            drop(stdin);
-            (copied, waiter.join())
-        });
-        let out = out.map_err(|_| anyhow::anyhow!("ssh output thread panicked"))?.context("wait for ssh")?;
-        let out = Output { code: out.status.code(), stdout: out.stdout, stderr: out.stderr };
-        // A write error (broken pipe) means the remote side went away: report its exit.
-        match copied {
-            Err(e) if out.success() => Err(e).context("send data over ssh"),
-            _ => Ok(out),
-        }
+    /// The full ssh argument list for running `remote_command` on the server.
+    fn argv(&self, remote_command: &str) -> anyhow::Result<Vec<String>> {
+        let mut a = self.args()?;
+        a.extend(["--".to_string(), remote_command.to_string()]);
+        Ok(a)
     }
 }
 
 impl Remote for Ssh {
     fn run(&self, script: &str) -> anyhow::Result<Output> {
-        let out = self.command(script)?.stdin(Stdio::null()).output().context("start ssh (install openssh-client)")?;
-        Ok(Output { code: out.status.code(), stdout: out.stdout, stderr: out.stderr })
+        super::process::cmd("ssh").args(self.argv(script)?).output().context("start ssh (install openssh-client)")
     }
 
     fn upload(&self, data: &mut dyn Read, path: &str, mode: u32) -> anyhow::Result<()> {
-        self.feed(&upload_script(path, mode), data)?.check(&format!("upload {path} to {}", self.host))?;
+        self.stream_stdin(&upload_script(path, mode), data)?.check(&format!("upload {path} to {}", self.host))?;
         Ok(())
     }
 
     fn stream_stdin(&self, command: &str, input: &mut dyn Read) -> anyhow::Result<Output> {
-        self.feed(command, input)
+        super::process::feed("ssh", &self.argv(command)?, input).context("send data over ssh")
     }
 }
 

@@ -4,7 +4,6 @@
 
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::path::Path;
 
 pub use crate::report::Severity;
 
@@ -165,43 +164,22 @@ pub fn lint(dockerfile: &str, secret_names: &BTreeSet<String>, risky_context_fil
     findings
 }
 
-/// `.env*` (not `*.example`) and `secrets/**` files under `root` that a `docker build root`
-/// would send, honouring `root/.dockerignore`. Build output and dependencies are not walked.
-pub fn risky_context_files(root: &Path) -> std::io::Result<Vec<String>> {
-    let ignore = match std::fs::read_to_string(root.join(".dockerignore")) {
-        Ok(t) => DockerIgnore::parse(&t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DockerIgnore::default(),
-        Err(e) => return Err(e),
-    };
-    let mut out = Vec::new();
-    walk(root, root, &mut |rel| {
-        let name = rel.rsplit('/').next().unwrap_or(rel);
-        let risky = (name.starts_with(".env") && !name.ends_with(".example"))
-            || (rel.starts_with("secrets/") && !name.ends_with(".example") && name != ".gitkeep");
-        if risky && !ignore.excludes(rel) {
-            out.push(rel.to_string());
-        }
-    })?;
+/// The `.env*` (not `*.example`) and `secrets/**` files among a context's files (paths
+/// relative to its root) that `.dockerignore` (its text, when present) lets through.
+pub fn risky_context_files(files: &[String], dockerignore: Option<&str>) -> Vec<String> {
+    let ignore = dockerignore.map(DockerIgnore::parse).unwrap_or_default();
+    let mut out: Vec<String> = files
+        .iter()
+        .filter(|rel| {
+            let name = rel.rsplit('/').next().unwrap_or(rel);
+            let risky = (name.starts_with(".env") && !name.ends_with(".example"))
+                || (rel.starts_with("secrets/") && !name.ends_with(".example") && name != ".gitkeep");
+            risky && !ignore.excludes(rel)
+        })
+        .cloned()
+        .collect();
     out.sort();
-    Ok(out)
-}
-
-fn walk(root: &Path, dir: &Path, f: &mut dyn FnMut(&str)) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-        let ty = entry.file_type()?;
-        if ty.is_dir() {
-            if matches!(entry.file_name().to_str(), Some("target" | "node_modules" | ".git")) {
-                continue;
-            }
-            walk(root, &path, f)?;
-        } else {
-            f(&rel);
-        }
-    }
-    Ok(())
+    out
 }
 
 /// `.dockerignore` rules: glob patterns (`*`, `?`, `**`), `!` re-includes, the last match wins,
@@ -323,16 +301,17 @@ mod tests {
 
     #[test]
     fn risky_files_respect_dockerignore() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("secrets")).unwrap();
-        std::fs::create_dir_all(root.join("web")).unwrap();
-        for f in [".env.production", ".env.production.example", "secrets/npm_token.txt", "secrets/.gitkeep", "web/.env"]
-        {
-            std::fs::write(root.join(f), "x").unwrap();
-        }
-        assert_eq!(risky_context_files(root).unwrap(), [".env.production", "secrets/npm_token.txt", "web/.env"]);
-        std::fs::write(root.join(".dockerignore"), ".env*\nsecrets\n**/.env\n").unwrap();
-        assert!(risky_context_files(root).unwrap().is_empty());
+        let files: Vec<String> = [
+            ".env.production",
+            ".env.production.example",
+            "secrets/npm_token.txt",
+            "secrets/.gitkeep",
+            "web/.env",
+            "src/a.rs",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(risky_context_files(&files, None), [".env.production", "secrets/npm_token.txt", "web/.env"]);
+        assert!(risky_context_files(&files, Some(".env*\nsecrets\n**/.env\n")).is_empty());
     }
 }

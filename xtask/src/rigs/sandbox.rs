@@ -167,8 +167,8 @@ impl Sandbox {
     fn wait_for_login(&self) -> anyhow::Result<()> {
         let start = std::time::Instant::now();
         loop {
-            let out = self.ssh_command(&["true"]).output().context("run ssh")?;
-            if out.status.success() {
+            let out = self.ssh_run(&["true"])?;
+            if out.success() {
                 return Ok(());
             }
             if start.elapsed() > Duration::from_secs(15) {
@@ -235,11 +235,9 @@ impl Sandbox {
     pub fn ssh(&self) -> Ssh {
         Ssh { config: Some(self.ssh_config()), ..Ssh::new("vps") }
     }
-    /// `ssh -F <config> vps ARGS...` as a ready command.
-    pub fn ssh_command(&self, args: &[&str]) -> std::process::Command {
-        let mut c = std::process::Command::new("ssh");
-        c.arg("-F").arg(self.ssh_config()).arg("vps").args(args);
-        c
+    /// Run `ssh -F <config> vps ARGS...` to completion.
+    pub fn ssh_run(&self, args: &[&str]) -> anyhow::Result<crate::effects::process::Output> {
+        crate::effects::process::cmd("ssh").arg("-F").arg(self.ssh_config()).arg("vps").args(args).output()
     }
     /// The sandbox engine's socket on this host: for test assertions and the base image
     /// only; the product must reach the VPS through SSH.

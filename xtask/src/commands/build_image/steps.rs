@@ -5,6 +5,7 @@ use super::frontend;
 use super::{BuildOptions, BuildOutcome, Stage, Timer, stage_context};
 use crate::commands::verify_image;
 use crate::effects::docker::{BuildRequest, ImageEngine};
+use crate::effects::files;
 use crate::plan::dockerfile_lint;
 use crate::project::{EnvSelection, Project};
 use anyhow::Context;
@@ -90,8 +91,10 @@ fn run_steps(
     let secret_names: BTreeSet<String> =
         schema.vars.iter().filter(|v| v.plane.is_secret()).map(|v| v.name.clone()).collect();
     let lint = t.time("lint", true, || -> anyhow::Result<_> {
-        let risky = dockerfile_lint::risky_context_files(root)
+        let files = files::relative_files(root, &["target", "node_modules", ".git"])
             .context("list the project files a `docker build .` would send")?;
+        let ignore = files::read_optional(&root.join(".dockerignore"))?;
+        let risky = dockerfile_lint::risky_context_files(&files, ignore.as_deref());
         Ok(dockerfile_lint::lint(&text, &secret_names, &risky))
     })?;
     let bad = lint.iter().any(|f| f.severity == dockerfile_lint::Severity::Error);

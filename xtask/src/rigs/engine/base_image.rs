@@ -9,7 +9,6 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::Command;
 
 /// Where busybox-static installs its binary.
 const BUSYBOX: &str = "/bin/busybox";
@@ -80,10 +79,7 @@ impl SaveArchive {
 
 /// `busybox --list-full` gives each applet's conventional path (bin/sh, sbin/ip, usr/bin/wget).
 fn applet_paths() -> anyhow::Result<Vec<String>> {
-    let out = Command::new(BUSYBOX).arg("--list-full").output().context("run busybox --list-full")?;
-    if !out.status.success() {
-        bail!("busybox --list-full failed: {}", provision::tail(&out.stderr, 5));
-    }
+    let out = crate::effects::process::cmd(BUSYBOX).arg("--list-full").checked().context("run busybox --list-full")?;
     let mut paths: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.trim().trim_start_matches('/').to_string())

@@ -2,13 +2,12 @@
 //! socket and log all live in one state directory, so it never touches the system's engine.
 
 use super::provision::{self, pid_is_ours, read_pid, tail_file};
+use crate::effects::process;
 use anyhow::{Context, bail};
 use std::ffi::OsString;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The plain-HTTP registry the deploy-through-a-registry test runs on the sandbox veth's host
@@ -99,38 +98,30 @@ impl Dockerd {
         if let Some((name, cidr)) = &self.bridge {
             ensure_bridge(name, cidr)?;
         }
-        let log = File::create(self.log()).context("create dockerd log")?;
-        let mut cmd = match self.prefix.split_first() {
-            Some((first, rest)) => {
-                let mut c = Command::new(first);
-                c.args(rest);
-                c
-            }
-            None => Command::new("setsid"),
-        };
-        if !self.prefix.is_empty() {
-            cmd.arg("setsid");
-        }
-        cmd.arg(&dockerd)
-            .arg("--data-root")
-            .arg(self.data_root())
-            .arg("--exec-root")
-            .arg(self.state_dir.join("exec"))
-            .arg("--pidfile")
-            .arg(self.pidfile())
-            .arg("-H")
-            .arg(format!("unix://{}", socket.display()))
-            .args(["--iptables=false", "--ip-masq=false"])
-            .args(["--insecure-registry", TEST_REGISTRY])
-            .args(&self.extra_args)
-            .args(self.bridge.iter().map(|(name, _)| format!("--bridge={name}")))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
         // setsid: the daemon outlives the test process that started it and is in no
-        // process group a test runner might signal. The Child is dropped on purpose.
-        let child = cmd.spawn().with_context(|| format!("start {}", dockerd.display()))?;
-        let launcher = child.id();
+        // process group a test runner might signal.
+        let mut argv: Vec<OsString> = self.prefix.clone();
+        argv.push("setsid".into());
+        argv.push(dockerd.into_os_string());
+        for a in [
+            "--data-root".into(),
+            self.data_root().into_os_string(),
+            "--exec-root".into(),
+            self.state_dir.join("exec").into_os_string(),
+            "--pidfile".into(),
+            self.pidfile().into_os_string(),
+            "-H".into(),
+            format!("unix://{}", socket.display()).into(),
+            "--iptables=false".into(),
+            "--ip-masq=false".into(),
+            "--insecure-registry".into(),
+            TEST_REGISTRY.into(),
+        ] {
+            argv.push(a);
+        }
+        argv.extend(self.extra_args.iter().map(OsString::from));
+        argv.extend(self.bridge.iter().map(|(name, _)| OsString::from(format!("--bridge={name}"))));
+        let launcher = process::spawn_daemon(&argv, &self.log())?;
         let start = Instant::now();
         // The pidfile appears once dockerd has initialised; until then watch the launcher.
         loop {
@@ -190,7 +181,7 @@ impl Dockerd {
         }
         if let (true, Some((name, _))) = (stopped, &self.bridge) {
             // Only our own, uniquely named bridge; dockerd leaves it behind on exit.
-            let _ = Command::new("ip").args(["link", "del", name]).stderr(Stdio::null()).status();
+            let _ = process::cmd("ip").args(["link", "del", name]).output();
         }
         stopped
     }
@@ -199,8 +190,7 @@ impl Dockerd {
 /// Create bridge `name` with address `cidr` unless it exists. Why not `docker0`: two
 /// daemons in one netns would both manage it and hand out the same container addresses.
 fn ensure_bridge(name: &str, cidr: &str) -> anyhow::Result<()> {
-    let exists = Command::new("ip").args(["link", "show", name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
-    if exists.is_ok_and(|s| s.success()) {
+    if process::cmd("ip").args(["link", "show", name]).succeeds() {
         return Ok(());
     }
     for args in [
@@ -208,10 +198,7 @@ fn ensure_bridge(name: &str, cidr: &str) -> anyhow::Result<()> {
         vec!["addr", "add", cidr, "dev", name],
         vec!["link", "set", name, "up"],
     ] {
-        let out = Command::new("ip").args(&args).output().context("run ip (install iproute2)")?;
-        if !out.status.success() {
-            bail!("ip {} failed: {}", args.join(" "), provision::tail(&out.stderr, 3));
-        }
+        process::cmd("ip").args(&args).checked().context("set up the engine's bridge (install iproute2)")?;
     }
     Ok(())
 }

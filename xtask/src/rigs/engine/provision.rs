@@ -2,10 +2,10 @@
 //! programs, installing Debian packages when we are root, cross-process file locks, and
 //! stopping a process we started (by recorded PID, after checking it is still ours).
 
+use crate::effects::process;
 use anyhow::{Context, bail};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -34,11 +34,10 @@ fn is_executable(p: &Path) -> bool {
 /// Whether a Debian package is installed (dpkg's own view; a file on disk may come from
 /// elsewhere, e.g. the dynamic `busybox` instead of `busybox-static`).
 pub fn deb_installed(package: &str) -> bool {
-    Command::new("dpkg-query")
+    process::cmd("dpkg-query")
         .args(["-W", "-f=${Status}", package])
-        .stderr(Stdio::null())
         .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .is_ok_and(|o| o.stdout_text().contains("install ok installed"))
 }
 
 /// `apt-get update` runs at most once per process, before the first install.
@@ -68,25 +67,19 @@ pub fn apt_install(packages: &[&str], why: &str) -> anyhow::Result<()> {
 }
 
 fn apt(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("apt-get")
+    let out = process::cmd("apt-get")
         .args(["-o", "DPkg::Lock::Timeout=600"])
         .args(args)
         .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdin(Stdio::null())
         .output()
         .context("run apt-get (is this Debian/Ubuntu?)")?;
-    if !out.status.success() {
-        bail!("apt-get {} failed ({}):\n{}", args.join(" "), out.status, tail(&out.stderr, 15));
+    if !out.success() {
+        bail!("apt-get {} failed (exit {:?}):\n{}", args.join(" "), out.code, tail(&out.stderr, 15));
     }
     Ok(())
 }
 
-/// The last `n` lines of some output, for error messages.
-pub fn tail(bytes: &[u8], n: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
+pub use crate::effects::process::tail;
 
 /// The last lines of a log file ("" when unreadable).
 pub fn tail_file(path: &Path, n: usize) -> String {

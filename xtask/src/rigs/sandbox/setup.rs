@@ -12,10 +12,10 @@
 //! - `ip netns del` is asynchronous and a netns lives while a process is in it: kill first.
 
 use super::{Layout, State};
+use crate::effects::process;
 use crate::rigs::engine::provision::{self, tail};
 use anyhow::{Context, bail};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const NETNS: &str = "xtask-vps";
@@ -25,9 +25,8 @@ pub const VPS_IP: &str = "10.213.7.2";
 
 /// Run a command, failing with its stderr.
 pub fn sh(program: &str, args: &[&str]) -> anyhow::Result<()> {
-    let out =
-        Command::new(program).args(args).stdin(Stdio::null()).output().with_context(|| format!("run {program}"))?;
-    if !out.status.success() {
+    let out = process::cmd(program).args(args).output()?;
+    if !out.success() {
         bail!("{program} {} failed: {}", args.join(" "), tail(&out.stderr, 4));
     }
     Ok(())
@@ -37,9 +36,8 @@ pub fn sh(program: &str, args: &[&str]) -> anyhow::Result<()> {
 /// machine handed on) holds nothing of value: remove it and its host-side veth so the next
 /// sandbox can start. One with a live process in it belongs to a running sandbox: keep it.
 fn reclaim_stale_netns() -> anyhow::Result<()> {
-    let out =
-        Command::new("ip").args(["netns", "pids", NETNS]).stdin(Stdio::null()).output().context("run ip netns pids")?;
-    if !out.status.success() || !out.stdout.iter().all(u8::is_ascii_whitespace) {
+    let out = process::cmd("ip").args(["netns", "pids", NETNS]).output().context("run ip netns pids")?;
+    if !out.success() || !out.stdout.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
     eprintln!("sandbox: removing the stale network namespace {NETNS} (no process left in it)");
@@ -147,24 +145,22 @@ pub fn start_sshd(l: &Layout, state: &mut State) -> anyhow::Result<u32> {
     // Privilege separation dir: nothing creates it without the packaged service running.
     std::fs::create_dir_all("/run/sshd")?;
     let config = l.sshd_config();
-    let out = Command::new(&sshd).arg("-t").arg("-f").arg(&config).output()?;
-    if !out.status.success() {
+    let out = process::cmd(&sshd).arg("-t").arg("-f").arg(&config).output()?;
+    if !out.success() {
         bail!("sshd -t rejected {}: {}", config.display(), tail(&out.stderr, 4));
     }
     let _ = std::fs::remove_file(l.sshd_pidfile());
-    let status = Command::new("nsenter")
+    // sshd forks itself into the background once it listens; this returns when it has.
+    let started = process::cmd("nsenter")
         .args(l.nsenter_args())
         .arg(&sshd)
         .arg("-f")
         .arg(&config)
         .arg("-E")
         .arg(l.dir.join("ssh/sshd.log"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
+        .output()
         .context("start sshd")?;
-    if !status.success() {
+    if !started.success() {
         bail!("sshd failed to start: {}", provision::tail_file(&l.dir.join("ssh/sshd.log"), 10));
     }
     let start = Instant::now();
