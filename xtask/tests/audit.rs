@@ -1,4 +1,4 @@
-//! CLI tests of `audit` on good and bad fixture projects (issue 6).
+//! CLI tests of `audit` on good and bad fixture projects.
 
 mod secrets_support;
 

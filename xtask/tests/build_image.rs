@@ -1,4 +1,4 @@
-//! Real-engine tests of build-image (issue 4): the reference app builds through BuildKit with
+//! Real-engine tests of build-image: the reference app builds through BuildKit with
 //! NPM_TOKEN as a secret mount only, passes verify-image and answers /health; frontend leaks
 //! (an undeclared VITE_ variable, a secret in a VITE_ value, a Vite `define`) are refused.
 //! No canary ever appears in the command's output.

@@ -1,4 +1,4 @@
-//! CLI tests of `cargo xtask env show` (issue 2): values as Compose reads them, secrets
+//! CLI tests of `cargo xtask env show`: values as Compose reads them, secrets
 //! masked unless --reveal, `${VAR}` from the process environment, a rejected file -> exit 1.
 
 use envfile::sample;

@@ -1,4 +1,4 @@
-//! A canary secret never appears in any output of any secrets-lifecycle command (issue 6),
+//! A canary secret never appears in any output of any secrets-lifecycle command,
 //! including error paths and JSON, even when verify-git finds it in history.
 
 mod secrets_support;

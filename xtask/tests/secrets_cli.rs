@@ -1,4 +1,4 @@
-//! CLI tests of `secrets gen`, `rotate` and `status` on fixture projects (issue 6).
+//! CLI tests of `secrets gen`, `rotate` and `status` on fixture projects.
 
 mod secrets_support;
 

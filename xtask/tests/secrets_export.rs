@@ -1,5 +1,5 @@
 //! CLI tests of layered config (`secrets gen --layered`) and `secrets export` to Swarm and
-//! Kubernetes, including a real engine that is not a swarm manager (issue 6).
+//! Kubernetes, including a real engine that is not a swarm manager.
 
 mod secrets_support;
 

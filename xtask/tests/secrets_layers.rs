@@ -1,5 +1,5 @@
-//! CLI tests of the layered config (seed 001) through `env show --explain` and
-//! `verify-env --layered`, and verify-env's rotation warning (issue 6).
+//! CLI tests of the layered config through `env show --explain` and
+//! `verify-env --layered`, and verify-env's rotation warning.
 
 mod secrets_support;
 

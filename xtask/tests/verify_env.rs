@@ -1,4 +1,4 @@
-//! CLI tests of `cargo xtask verify-env` (issue 2): one fixture project per check, good and
+//! CLI tests of `cargo xtask verify-env`: one fixture project per check, good and
 //! bad, in a temp dir with a real `git init`; snapshots of the JSON (and one human) output
 //! with the exit code. No secret value of a fixture may appear in any output.
 

@@ -1,4 +1,4 @@
-//! CLI tests of `verify-git` on fixture repositories (issue 6).
+//! CLI tests of `verify-git` on fixture repositories.
 
 mod secrets_support;
 

@@ -1,4 +1,4 @@
-//! Real-engine tests of verify-image (issue 4): every way a secret lands in an image is caught
+//! Real-engine tests of verify-image: every way a secret lands in an image is caught
 //! with the layer and path (or config field) in the finding, a clean image passes, and the
 //! canary never reaches the command's output.
 

@@ -1,4 +1,4 @@
-//! Layered configuration (seed 001): `config/common.env`, then `config/<env>.env`, then one
+//! Layered configuration: `config/common.env`, then `config/<env>.env`, then one
 //! `secrets/<name>.txt` file per secret, combined into the effective environment with the
 //! file and line that set each variable. Pure: the caller reads the files and hands the text.
 

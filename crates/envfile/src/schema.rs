@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
-/// Where a variable travels and where it may appear (see PRODUCT.md, "the four planes").
+/// Where a variable travels and where it may appear (the four planes of the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum Plane {

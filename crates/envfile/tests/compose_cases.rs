@@ -1,4 +1,4 @@
-//! The Compose conformance table (issue 2): every case of
+//! The Compose conformance table: every case of
 //! `../shared/reference/compose-dotenv/cases.json`, checked against compose-go's own parser,
 //! must read the same here.
 

@@ -76,7 +76,7 @@ mod tests {
         assert!(stale.is_empty(), "regenerated {stale:?}: they were stale; commit the rewritten files");
     }
 
-    /// Regression (issue 10): `rotation-overdue` was missing from the hand-kept code list, so
+    /// Regression: `rotation-overdue` was missing from the hand-kept code list, so
     /// the generated guide missed it. The guide now lists every code of the enum.
     #[test]
     fn the_variables_guide_lists_every_verify_env_code() {

@@ -60,6 +60,14 @@ impl Args {
         if self.teardown {
             return teardown(&root);
         }
+        let sh = Shell::new()?;
+        sh.change_dir(&root);
+        phase(0, "style: cargo fmt --check, cargo clippy -D warnings");
+        if !style(&sh) {
+            eprintln!("test: STYLE CHECK FAILED (see above); fix it with `cargo fmt --all` and the clippy hints");
+            return Ok(Status::Failed);
+        }
+
         phase(1, "system packages");
         let missing: Vec<&str> = NEEDS.iter().filter(|n| !(n.present)()).map(|n| n.package).collect();
         if missing.is_empty() {
@@ -72,8 +80,6 @@ impl Args {
         }
 
         phase(2, "frontend packages");
-        let sh = Shell::new()?;
-        sh.change_dir(&root);
         let web = root.join("web");
         if web.join("package-lock.json").exists() && !web.join("node_modules").exists() {
             eprintln!("  npm ci in web/");
@@ -114,6 +120,14 @@ impl Args {
         eprintln!("test: {}", if ok { "all tests passed" } else { "TESTS FAILED (see above)" });
         Ok(Status::failed_if(!ok))
     }
+}
+
+/// The house style, checked before anything is installed: formatting and every clippy lint
+/// as an error, on every target (tests and benches included).
+fn style(sh: &Shell) -> bool {
+    let fmt = cmd!(sh, "cargo fmt --all --check").run().is_ok();
+    let clippy = cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings").run().is_ok();
+    fmt && clippy
 }
 
 fn teardown(root: &Path) -> anyhow::Result<Status> {

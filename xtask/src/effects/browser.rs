@@ -12,7 +12,7 @@ pub struct Page {
     pub status: String,
 }
 
-/// The flags ENVIRONMENT.md says this machine's Chromium needs (root, no GPU, no network chatter).
+/// The flags this kind of machine's Chromium needs (root, no GPU, no network chatter).
 fn chromium(profile: &Path) -> process::Run {
     process::cmd("chromium")
         .args([

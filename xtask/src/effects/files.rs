@@ -225,7 +225,7 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
-    // Regression (issue 15): a FIFO as env file hung verify-env forever, /dev/zero was read
+    // Regression: a FIFO as env file hung verify-env forever, /dev/zero was read
     // whole into memory before the size limit applied.
     #[test]
     fn env_files_must_be_regular_and_are_read_to_the_limit_only() {

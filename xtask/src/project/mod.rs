@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn the_env_file_defaults_to_the_environment_named() {
         let p = project();
-        // Regression (issue 10): `build-image --env dev` read .env.production.
+        // Regression: `build-image --env dev` read .env.production.
         let dev = EnvArgs { env: Some("dev".into()), ..EnvArgs::default() };
         let sel = p.select_env(&dev, DEFAULT_ENV).unwrap();
         assert_eq!(sel.source, EnvSource::File { path: p.path(".env.dev"), defaulted: true });

@@ -19,7 +19,7 @@ pub fn ssh(root: &Path, target: &Target) -> anyhow::Result<Ssh> {
 fn connection(root: &Path, target: &Target) -> anyhow::Result<Ssh> {
     Ok(match &target.connection {
         Connection::Sandbox => {
-            // Written by the sandbox (xtask/src/sandbox.rs) with a `vps` Host entry.
+            // Written by the sandbox (xtask/src/rigs/sandbox.rs) with a `vps` Host entry.
             let config = root.join(SANDBOX_SSH_CONFIG);
             anyhow::ensure!(
                 config.exists(),

@@ -15,7 +15,7 @@ pub struct Target {
     pub env_file: PathBuf,
     pub secrets_dir: PathBuf,
     pub meta_path: PathBuf,
-    /// Layered config (seed 001): every secret and generated value in `secrets/*.txt`,
+    /// Layered config: every secret and generated value in `secrets/*.txt`,
     /// non-secret config in `config/*.env`, no env file.
     pub layered: bool,
 }
