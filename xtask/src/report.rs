@@ -183,29 +183,42 @@ pub fn print_human(diagnostics: &[Diagnostic]) {
 /// The human rendering of [`print_human`], as text (tests, stderr).
 pub fn human(diagnostics: &[Diagnostic], colour: bool) -> String {
     use std::fmt::Write as _;
-    let paint = |code: &str, text: &str| if colour { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() };
+    let paint = |style: Style, text: &str| -> String { self::paint(colour, style, text) };
     let mut out = String::new();
-    for (severity, title, col) in [
-        (Severity::Error, "Errors", "1;31"),
-        (Severity::Warning, "Warnings", "1;33"),
-        (Severity::Info, "Notes", "1;36"),
-    ] {
+    for (severity, title, col) in
+        [(Severity::Error, "Errors", RED), (Severity::Warning, "Warnings", YELLOW), (Severity::Info, "Notes", CYAN)]
+    {
         let group: Vec<_> = diagnostics.iter().filter(|d| d.severity == severity).collect();
         if group.is_empty() {
             continue;
         }
         let _ = writeln!(out, "{}", paint(col, &format!("{title} ({})", group.len())));
         for d in group {
-            let place = d.place.as_ref().map(|p| format!(" {}", paint("2", &p.to_string()))).unwrap_or_default();
+            let place = d.place.as_ref().map(|p| format!(" {}", paint(DIM, &p.to_string()))).unwrap_or_default();
             let _ =
                 writeln!(out, "  {}{place} {}", paint(col, &format!("{}[{}]", severity.as_str(), d.rule)), d.message);
             if let Some(h) = &d.hint {
-                let _ = writeln!(out, "      {} {h}", paint("32", "fix:"));
+                let _ = writeln!(out, "      {} {h}", paint(GREEN, "fix:"));
             }
         }
         out.push('\n');
     }
     out
+}
+
+use anstyle::{AnsiColor, Effects, Style};
+
+const RED: Style = AnsiColor::Red.on_default().effects(Effects::BOLD);
+const YELLOW: Style = AnsiColor::Yellow.on_default().effects(Effects::BOLD);
+const CYAN: Style = AnsiColor::Cyan.on_default().effects(Effects::BOLD);
+const GREEN: Style = AnsiColor::Green.on_default();
+/// Bold green, for a passing summary.
+pub const OK: Style = AnsiColor::Green.on_default().effects(Effects::BOLD);
+const DIM: Style = Style::new().effects(Effects::DIMMED);
+
+/// `text` in `style` when colour is on, plain otherwise.
+pub fn paint(colour: bool, style: Style, text: &str) -> String {
+    if colour { format!("{style}{text}{style:#}") } else { text.to_string() }
 }
 
 /// One line per diagnostic, for progress output on stderr (`verify-env: error[code] ...`).

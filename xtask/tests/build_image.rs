@@ -325,3 +325,37 @@ fn dockerfile_with_a_secret_arg_is_refused_before_building() {
     assert!(stdout.contains("secret-arg-env") && stdout.contains("NPM_TOKEN"), "{stdout}");
     assert!(stdout.contains("refused at Lint: no image was built"), "{stdout}");
 }
+
+/// Regression: `build-image --env dev` verified and built from `.env.production`.
+#[test]
+fn the_env_flag_selects_that_environments_env_file() {
+    let e = engine();
+    let dir = fixture_project(|_| {});
+    write_env(dir.path(), &envfile::sample::production_env());
+    // No .env.dev: the build must stop there, not fall back to the production file.
+    let (code, stdout, stderr) = xtask(&e, dir.path(), &["build-image", "--env", "dev", "--format", "json"], &[]);
+    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains(".env.dev"), "{stderr}");
+    // With one, its findings are dev's: a production-only requirement is not asked of it.
+    std::fs::write(dir.path().join(".env.dev"), "NODE_ENV=development\n").unwrap();
+    let (code, stdout, stderr) = xtask(&e, dir.path(), &["build-image", "--env", "dev", "--format", "json"], &[]);
+    assert_eq!(code, Some(1), "{stdout}\n{stderr}");
+    let out = json(&stdout);
+    assert_eq!(out["env_source"], ".env.dev");
+    assert_eq!(out["refused_at"], "verify-env");
+}
+
+/// Commands offer only the formats they print: build-image has no SARIF (clap refuses it
+/// with a usage error), verify-env and scan do.
+#[test]
+fn sarif_is_offered_only_where_it_is_printed() {
+    let e = engine();
+    let dir = fixture_project(|_| {});
+    write_env(dir.path(), &envfile::sample::production_env());
+    let (code, _, stderr) = xtask(&e, dir.path(), &["build-image", "--format", "sarif"], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("invalid value 'sarif'"), "{stderr}");
+    let (code, stdout, stderr) = xtask(&e, dir.path(), &["verify-env", "--format", "sarif"], &[]);
+    assert!(code == Some(0) || code == Some(1), "{stderr}");
+    assert_eq!(json(&stdout)["version"], "2.1.0");
+}

@@ -200,8 +200,7 @@ pub fn who() -> String {
 
 /// `YYYYmmddTHHMMSSZ`, the release name prefix (sorts by time).
 pub fn utc_stamp(clock: &dyn Clock) -> String {
-    let (y, mo, d, h, m, s) = crate::effects::clock::civil(clock.now());
-    format!("{y:04}{mo:02}{d:02}T{h:02}{m:02}{s:02}Z")
+    crate::effects::clock::stamp(clock.now())
 }
 
 /// `YYYY-mm-ddTHH:MM:SSZ`, for the audit log.
@@ -237,4 +236,23 @@ pub fn ship(p: &Project, schema: &envfile::Schema, selection: &EnvSelection) -> 
             .map(|s| envfile::Secret::new(s.trim_end_matches(['\n', '\r'])))
     };
     envship::prepare(schema, &env, &file_secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::deploy::targets::Targets;
+
+    /// Regression: every target was verified as `production`, whatever it deploys.
+    #[test]
+    fn a_target_is_verified_for_its_own_environment() {
+        let p = Project::open(Project::workspace_root());
+        let mut t = Targets::committed().get(Some("sandbox")).unwrap().clone();
+        t.environment = "dev".into();
+        let sel = target_env(&p, &t, &EnvArgs::default()).unwrap();
+        assert_eq!((sel.env.as_str(), sel.file()), ("dev", Some(p.path(".env.dev").as_path())));
+        let other = EnvArgs { env: Some("production".into()), ..EnvArgs::default() };
+        let err = format!("{:#}", target_env(&p, &t, &other).unwrap_err());
+        assert!(err.contains("deploys environment \"dev\""), "{err}");
+    }
 }

@@ -167,7 +167,7 @@ fn print_human(report: &Report) {
     report::print_human(&report.diagnostics());
     let s = &report.summary;
     if report.findings.is_empty() {
-        let ok = if report::colour_enabled() { "\x1b[1;32mok:\x1b[0m" } else { "ok:" };
+        let ok = report::paint(report::colour_enabled(), report::OK, "ok:");
         println!("{ok} {} passes every check for {}", s.file, s.environment);
     } else {
         println!(

@@ -1,5 +1,5 @@
-//! The clock behind a small trait (tests use a fixed one), and the civil-date arithmetic
-//! that rotation ages need, without a date crate.
+//! The clock behind a small trait (tests use a fixed one), and the few date formats the
+//! project writes (rotation dates, release stamps, audit lines), through the `time` crate.
 
 /// Seconds since the Unix epoch, from wherever the caller decides.
 pub trait Clock {
@@ -31,52 +31,34 @@ impl Clock for FixedClock {
     }
 }
 
+const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+const STAMP: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+
+fn utc(t: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
 /// `YYYY-MM-DD` for a day number (days since 1970-01-01).
 pub fn format_date(days: i64) -> String {
-    let (y, m, d, ..) = civil(days * 86_400);
-    format!("{y:04}-{m:02}-{d:02}")
+    utc(days * 86_400).date().format(DATE).unwrap_or_default()
 }
 
 /// RFC 3339 UTC timestamp (`2026-11-25T13:31:11Z`) of a Unix time.
 pub fn rfc3339(t: i64) -> String {
-    let (y, mo, d, h, mi, s) = civil(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    utc(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
-/// UTC calendar fields (year, month, day, hour, minute, second) of a Unix time, by Howard
-/// Hinnant's civil_from_days, so no date crate is needed for the few timestamps we write.
-pub fn civil(t: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
+/// `YYYYmmddTHHMMSSZ` of a Unix time: sorts by time, safe in a file name.
+pub fn stamp(t: i64) -> String {
+    utc(t).format(STAMP).unwrap_or_default()
 }
 
-/// Day number of a `YYYY-MM-DD` date; None when it is not one.
+/// Day number of a `YYYY-MM-DD` date; None when it is not one (2026-02-31 is not).
 pub fn parse_date(text: &str) -> Option<i64> {
-    let mut it = text.trim().splitn(3, '-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let d: i64 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    // Reject dates like 2026-02-31 that do not survive the round trip.
-    (format_date(days) == text.trim()).then_some(days)
+    let date = time::Date::parse(text.trim(), DATE).ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp().div_euclid(86_400))
 }
 
 #[cfg(test)]
@@ -84,11 +66,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates_match_known_instants() {
-        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
-        // 2026-11-25T14:00:05Z
-        assert_eq!(civil(1_795_615_205), (2026, 11, 25, 14, 0, 5));
+    fn timestamps_match_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_795_615_205), "2026-11-25T14:00:05Z");
+        assert_eq!(stamp(1_795_615_205), "20261125T140005Z");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use envfile::Secret;
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -65,6 +66,16 @@ pub struct BollardEngine {
 impl BollardEngine {
     pub fn new(docker: Docker) -> anyhow::Result<BollardEngine> {
         Ok(BollardEngine { docker, rt: super::runtime::get()? })
+    }
+
+    /// The engine on a UNIX socket (the test rigs' engines), speaking API 1.41.
+    pub fn at_socket(socket: &Path) -> anyhow::Result<BollardEngine> {
+        BollardEngine::new(client_for(socket)?)
+    }
+
+    /// The client inside, for the rigs' own calls (base image import, teardown).
+    pub fn client(&self) -> &Docker {
+        &self.docker
     }
 
     /// The engine `DOCKER_HOST` points at (or the default local socket).
@@ -150,6 +161,17 @@ fn swarm_error(e: bollard::errors::Error, name: &str) -> anyhow::Error {
         ),
         other => anyhow::Error::new(other).context(format!("create swarm secret {name}")),
     }
+}
+
+/// Docker 20.10 (Debian's docker.io) speaks API 1.41 and rejects newer clients; newer
+/// engines still accept 1.41.
+pub const API_VERSION: bollard::ClientVersion = bollard::ClientVersion { major_version: 1, minor_version: 41 };
+
+/// A client for the engine on `socket`, speaking [`API_VERSION`]. The one place a
+/// connection to an engine is made from a socket path.
+pub fn client_for(socket: &Path) -> anyhow::Result<Docker> {
+    let path = socket.to_str().context("engine socket path is not UTF-8")?;
+    Docker::connect_with_unix(path, 300, &API_VERSION).with_context(|| format!("connect to {}", socket.display()))
 }
 
 /// Write each secret to its own 0600 temp file that lives only for the build: BuildKit reads

@@ -7,7 +7,7 @@ pub mod dockerd;
 pub mod provision;
 
 use anyhow::{Context, bail};
-use bollard::{ClientVersion, Docker};
+use bollard::Docker;
 use dockerd::Dockerd;
 use provision::FileLock;
 use std::path::{Path, PathBuf};
@@ -20,9 +20,7 @@ pub const DOCKER_HOST_VAR: &str = "XTASK_DOCKER_HOST";
 /// (see [`base_image`]) instead of pulled.
 pub const BASE_IMAGE: &str = "busybox:1.36";
 
-/// Docker 20.10 (Debian's docker.io) speaks API 1.41 and rejects newer clients; newer
-/// engines still accept 1.41.
-pub const API_VERSION: ClientVersion = ClientVersion { major_version: 1, minor_version: 41 };
+pub use crate::effects::docker::{API_VERSION, client_for};
 
 /// A Docker engine that answered a ping.
 #[derive(Debug, Clone)]
@@ -126,12 +124,6 @@ impl Engine {
     pub fn ensure_base_image(&self, reference: &str) -> anyhow::Result<String> {
         ensure_base_image_at(&self.socket, reference)
     }
-}
-
-/// A bollard client for the engine on `socket`.
-pub fn client_for(socket: &Path) -> anyhow::Result<Docker> {
-    let path = socket.to_str().context("engine socket path is not UTF-8")?;
-    Docker::connect_with_unix(path, 300, &API_VERSION).with_context(|| format!("connect to {}", socket.display()))
 }
 
 /// The base-image import against any engine socket (the sandbox's too).
