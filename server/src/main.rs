@@ -12,6 +12,7 @@ use std::sync::Arc;
 async fn main() -> ExitCode {
     let settings = match settings::parse(std::env::args().skip(1), |k| std::env::var(k).ok()) {
         Ok(Parsed::Run(s)) => s,
+        Ok(Parsed::HealthCheck(port)) => return health_check(port),
         Ok(Parsed::Help) => {
             println!("{}", settings::USAGE);
             return ExitCode::SUCCESS;
@@ -93,4 +94,27 @@ async fn shutdown() {
         _ = term => {},
     }
     log::log(Level::Info, format_args!("shutting down"));
+}
+
+/// `server --health-check`: one HTTP/1.0 GET of /health on loopback; exit 0 on a 200.
+fn health_check(port: u16) -> ExitCode {
+    use std::io::{Read, Write};
+    let probe = || -> std::io::Result<bool> {
+        let timeout = Some(std::time::Duration::from_secs(3));
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(timeout)?;
+        s.set_write_timeout(timeout)?;
+        s.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.") && &head[8..12] == b" 200")
+    };
+    match probe() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("health check: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

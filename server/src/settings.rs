@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "\
 usage: server [--port N] [--public-dir DIR] [--secrets-dir DIR] [--build-info FILE]
+       server --health-check [--port N]
+
+  --health-check     ask the server on 127.0.0.1:N for /health and exit 0 when it answers
+                     200 (the image's HEALTHCHECK: busybox wget is not reliable there)
 
   --port N           listen on 0.0.0.0:N (env PORT, default 8080; 0 picks a free port)
   --public-dir DIR   the built frontend to serve (env PUBLIC_DIR, default /app/public)
@@ -25,6 +29,8 @@ pub struct Settings {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed {
     Run(Settings),
+    /// `--health-check`: probe the running server's /health on this port.
+    HealthCheck(u16),
     Help,
 }
 
@@ -34,7 +40,12 @@ pub fn parse(args: impl IntoIterator<Item = String>, env: impl Fn(&str) -> Optio
     let mut secrets_dir = env("SECRETS_DIR");
     let mut build_info = env("BUILD_INFO");
     let mut args = args.into_iter();
+    let mut health_check = false;
     while let Some(arg) = args.next() {
+        if arg == "--health-check" {
+            health_check = true;
+            continue;
+        }
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) => (f.to_string(), Some(v.to_string())),
             None => (arg.clone(), None),
@@ -53,6 +64,9 @@ pub fn parse(args: impl IntoIterator<Item = String>, env: impl Fn(&str) -> Optio
         Some(p) => p.parse().map_err(|_| format!("port {p:?} is not a number from 0 to 65535"))?,
         None => 8080,
     };
+    if health_check {
+        return Ok(Parsed::HealthCheck(port));
+    }
     Ok(Parsed::Run(Settings {
         port,
         public_dir: public_dir.unwrap_or_else(|| "/app/public".into()).into(),

@@ -93,6 +93,14 @@ fn the_binary_serves_health_whoami_and_the_page_without_printing_a_secret() {
     assert!(body.contains("id=\"status\""));
     let bad = format!("Authorization: Bearer {}\r\n", common::anon_key("not-the-server-secret-0123456789abc"));
     assert_eq!(server.request("GET", "/api/whoami", &bad).0, 401);
+    // The image's HEALTHCHECK: the same binary asks the running server for /health.
+    let probe = |port: u16| {
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--health-check", "--port", &port.to_string()])
+            .status()
+            .unwrap()
+    };
+    assert!(probe(server.port).success());
 
     let output = server.stop();
     assert!(output.contains("config loaded for production"), "{output}");
@@ -107,6 +115,9 @@ fn the_binary_reports_503_until_the_secret_file_is_there() {
     let (status, body) = server.request("GET", "/health", "");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("POSTGRES_PASSWORD"), "{body}");
+    let port = server.port.to_string();
+    let probe = Command::new(env!("CARGO_BIN_EXE_server")).args(["--health-check", "--port", &port]).status();
+    assert!(!probe.unwrap().success(), "a 503 is not healthy");
     let output = server.stop();
     assert!(output.contains("missing: POSTGRES_PASSWORD"), "{output}");
     common::assert_no_canary(&output);

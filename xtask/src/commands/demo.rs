@@ -139,7 +139,7 @@ fn secret_files(root: &Path) -> std::collections::BTreeSet<PathBuf> {
 }
 
 fn sandbox_answers(root: &Path) -> bool {
-    let config = root.join(crate::commands::deploy::connect::SANDBOX_SSH_CONFIG);
+    let config = crate::rigs::sandbox::sandbox_dir(root).join("ssh_config");
     config.exists()
         && crate::effects::ssh::Ssh { config: Some(config), connect_timeout: 3, ..crate::effects::ssh::Ssh::new("vps") }
             .run("true")

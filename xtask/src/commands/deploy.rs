@@ -1,21 +1,27 @@
 //! `cargo xtask deploy`: ship to a VPS over SSH, health-gated, with rollback; plus manual
 //! `rollback` and `status`. Parse flags -> [`plan::Plan`] -> act through a [`crate::effects::ssh::Remote`].
 
+pub mod actions;
 pub mod connect;
 pub mod execute;
 pub mod rollback;
+pub mod server;
+pub mod status;
 pub mod verify;
 
 use crate::effects::clock::Clock;
 use crate::effects::docker::{BollardEngine, ImageEngine};
+use crate::effects::ssh::Remote;
 use crate::plan::compose;
 use crate::plan::deploy::envship::{self, Shipment};
+use crate::plan::deploy::facts::ServerFacts;
 use crate::plan::deploy::plan::{self, ImageRef, Inputs};
-use crate::plan::deploy::targets::Target;
+use crate::plan::deploy::targets::{self, Target};
+use crate::plan::deploy::{edge, scripts};
 use crate::project::{EnvArgs, EnvSelection, Project};
 use crate::report::{Format, Status, print_json};
 use anyhow::{Context, bail};
-use execute::{Outcome, Payload, Result_};
+use execute::{Outcome, Payload, Result_, Shipped};
 use serde::Serialize;
 
 /// The image `build-image` produces unless told otherwise.
@@ -23,12 +29,14 @@ pub const DEFAULT_IMAGE: &str = "reference-app:latest";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DeployCommand {
-    /// Deploy the image to a VPS: verify, lock, upload, ship the image, compose up, health gate
+    /// Deploy the image to a VPS behind its edge proxy: verify, lock, upload, ship the image,
+    /// start the new slot, gate it on health, switch, drain, keep the old one for rollback
     Vps(VpsArgs),
-    /// Bring a kept release back (the one before `current`, or --to RELEASE)
+    /// Bring a kept release back without downtime (the one before `current`, or --to RELEASE)
     Rollback(rollback::Args),
-    /// Show the current release, the kept ones, the lock and the last deploys
-    Status(rollback::StatusArgs),
+    /// Show the live slot, the kept releases, the proxy and its certificates, the lock and
+    /// the last deploys (exit 1 when the app is not running healthy, 2 when unreachable)
+    Status(status::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -42,7 +50,8 @@ pub struct VpsArgs {
     /// The local image to ship
     #[arg(long, value_name = "TAG", default_value = DEFAULT_IMAGE)]
     pub image: String,
-    /// Print the plan and stop
+    /// Run the read-only checks (verify-env, verify-image, the server's state and lock),
+    /// print the plan and stop
     #[arg(long)]
     pub dry_run: bool,
     /// Wait up to SECS for another deploy's lock instead of failing at once
@@ -65,6 +74,8 @@ impl DeployCommand {
 /// The JSON output of `deploy vps`.
 #[derive(Serialize)]
 struct Report<'a> {
+    /// The server as the read-only checks found it.
+    server: &'a ServerFacts,
     plan: &'a plan::Plan,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<&'a Outcome>,
@@ -72,101 +83,177 @@ struct Report<'a> {
 
 impl VpsArgs {
     pub fn run(self, p: &Project) -> anyhow::Result<Status> {
-        let root = p.root().to_path_buf();
         let target = p.targets()?.get(self.target.as_deref())?.clone();
         let schema = p.schema()?;
         let selection = target_env(p, &target, &self.env)?;
-        let env_path = selection.file().map(|f| f.to_path_buf()).unwrap_or_else(|| p.path("config"));
+        let shown = selection.file().map(|f| p.show(f)).unwrap_or_else(|| "the layered config".into());
         let shipment = ship(p, schema, &selection)?;
         let engine = local_engine()?;
         let info = engine
             .inspect(&self.image)?
             .with_context(|| format!("no local image {}; build it first: cargo xtask build-image", self.image))?;
-        let plan = plan::build(Inputs {
-            target: &target,
-            image: ImageRef { tag: self.image.clone(), id: info.id },
-            env_file: env_path.clone(),
-            env: shipment.summary.clone(),
-            timestamp: utc_stamp(p.clock()),
-            wait_secs: self.wait,
-        });
         let human = self.format == Format::Human;
-        if self.dry_run {
-            if human {
-                print!("{plan}");
-            } else {
-                print_json(&Report { plan: &plan, outcome: None })?;
-            }
-            return Ok(Status::Ok);
-        }
-        let mut progress = |line: &str| {
-            if human {
-                eprintln!("deploy: {line}");
-            }
-        };
-        progress(&format!("verify-env {} for {}", p.show(&env_path), selection.env));
-        let v = verify::env(p, &selection)?;
-        if v != Status::Ok {
-            bail!("verify-env refused {}; fix the findings above, then deploy again", p.show(&env_path));
+        let mut progress = |line: &str| progress_line(human, line);
+
+        // The read-only checks, in a dry run too: the values, the image, the server.
+        progress(&format!("verify-env {shown} for {}", selection.env));
+        if verify::env(p, &selection)? != Status::Ok {
+            bail!("verify-env refused {shown}; fix the findings above, then deploy again");
         }
         progress(&format!("verify-image {}", self.image));
         if verify::image(p, &selection, &engine, &self.image)? != Status::Ok {
             bail!("verify-image refused {}; rebuild it without the findings above", self.image);
         }
+        let edge = server::render_edge(p, &target)?;
+        progress(&format!("reach {} ({})", target.name, target.describe()));
+        let reached = server::reach(p, &target)?;
+        if let Some(holder) = &reached.facts.lock {
+            progress(&format!("the deploy lock is held by {holder} now"));
+        }
+        let image = ImageRef { tag: self.image.clone(), id: info.id };
+        let release = release_name(p.clock(), &image);
+        let plan = plan::deploy(Inputs {
+            target: &target,
+            image: image.clone(),
+            env: shipment.summary.clone(),
+            release,
+            wait_secs: self.wait,
+            facts: &reached.facts,
+            edge_config: edge.as_ref().map(|e| e.hash.clone()),
+            hosts: edge.as_ref().map(|e| e.hosts.clone()).unwrap_or_default(),
+            ca_root: edge.as_ref().is_some_and(|e| e.files.ca_root.is_some()),
+        });
+        if self.dry_run {
+            match self.format {
+                Format::Human => print!("{plan}"),
+                Format::Json => print_json(&Report { server: &reached.facts, plan: &plan, outcome: None })?,
+            }
+            return Ok(Status::Ok);
+        }
         let template = crate::effects::files::read_text(&p.path(compose::TEMPLATE_PATH))?;
         let compose_text = compose::render(schema, &template, compose::Variant::Compose);
-        let server = connect::ssh(&root, &target)?;
         let image_tag = self.image.clone();
-        let open_image = || engine.export(&image_tag);
+        let ship_image = |server: &dyn Remote, progress: &mut dyn FnMut(&str)| {
+            ship_whole(server, &engine, &image_tag, &image.id, progress)
+        };
         let push = |reference: &str| {
             engine.push(&image_tag, reference, registry_credentials(), &mut |l| progress_line(human, l))
         };
-        let outcome = execute::execute(
-            &server,
-            &plan,
-            Payload {
-                compose: compose_text,
-                shipment: &shipment,
-                image: &open_image,
-                push: &push,
-                who: who(),
-                pid: std::process::id(),
-                when: utc_iso(p.clock()),
-            },
-            &mut progress,
-        )?;
-        if human {
-            print_outcome(&plan, &outcome);
-        } else {
-            print_json(&Report { plan: &plan, outcome: Some(&outcome) })?;
+        let payload = Payload {
+            compose: compose_text,
+            interpolation: interpolation(&target, &plan.slot, &image),
+            shipment: &shipment,
+            edge: edge.map(|e| e.files),
+            ship: &ship_image,
+            push: &push,
+            who: who(),
+            pid: std::process::id(),
+            when: utc_iso(p.clock()),
+            token: token(p.clock()),
+        };
+        let outcome = execute::execute(&reached.ssh, &plan, payload, &mut progress)?;
+        match self.format {
+            Format::Human => print_outcome(&plan, &outcome, &target),
+            Format::Json => print_json(&Report { server: &reached.facts, plan: &plan, outcome: Some(&outcome) })?,
         }
         Ok(Status::failed_if(outcome.result != Result_::Deployed))
     }
 }
 
-fn print_outcome(plan: &plan::Plan, o: &Outcome) {
-    match o.result {
-        Result_::Deployed => println!(
-            "deployed {} to {} as release {} (image {})",
-            plan.image.tag,
-            plan.target,
-            o.release,
-            if o.image_sent { format!("sent, {} bytes", o.image_bytes) } else { "already there".into() }
-        ),
-        Result_::RolledBack | Result_::Failed => {
-            if let Some(logs) = &o.logs {
-                println!("last log lines of the failing container (secrets masked):");
-                for l in logs.lines() {
-                    println!("  | {l}");
-                }
-            }
-            match (&o.result, &o.previous) {
-                (Result_::RolledBack, Some(p)) => {
-                    println!("release {} failed its health check; rolled back to {p}, which is healthy", o.release)
-                }
-                _ => println!("release {} failed its health check and nothing healthy is serving", o.release),
+/// The slot's `.env`: what Compose interpolates into the release's compose file.
+pub fn interpolation(t: &Target, slot: &str, image: &ImageRef) -> String {
+    format!(
+        "APP_IMAGE={}\nSLOT={slot}\nSLOT_ALIAS={}\nEDGE_NETWORK={}\nGATE_IMAGE={}\n",
+        image.release_tag(),
+        edge::slot_project(&t.project, slot),
+        edge::network(&t.project),
+        t.gate_image
+    )
+}
+
+/// A release name no other deploy can take: time, short image ID and a random suffix.
+pub fn release_name(clock: &dyn Clock, image: &ImageRef) -> String {
+    format!("{}-{}-{:04x}", crate::effects::clock::stamp(clock.now()), image.short_id(), rand::random::<u16>())
+}
+
+/// The mark of this deploy on the server (its lock and its release dir).
+fn token(clock: &dyn Clock) -> String {
+    format!("{}-{}-{:08x}", std::process::id(), clock.now(), rand::random::<u32>())
+}
+
+/// The image over ssh when the server lacks it: the whole `docker save` into `docker load`.
+fn ship_whole(
+    server: &dyn Remote,
+    engine: &BollardEngine,
+    tag: &str,
+    id: &str,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Shipped> {
+    let present = server.run(&scripts::has_image(id))?.check("look for the image on the server")?;
+    if present.stdout_text().trim() == id {
+        progress("image already on the server: not sent");
+        return Ok(Shipped::default());
+    }
+    progress(&format!("shipping image {tag} (docker save | ssh docker load)"));
+    let mut tar = engine.export(tag).context("export the image from the local engine")?;
+    let mut counted = Counting { inner: &mut tar, n: 0 };
+    server
+        .stream_stdin("docker load", &mut counted)
+        .context("ship the image over ssh")?
+        .check("docker load on the server")?;
+    progress(&format!("image sent: {} bytes", counted.n));
+    Ok(Shipped { sent: true, bytes: counted.n, layers_sent: 0, layers_skipped: 0 })
+}
+
+/// Counts the bytes that go over the wire (the image transfer's figure in outputs and bench).
+struct Counting<'a> {
+    inner: &'a mut dyn std::io::Read,
+    n: u64,
+}
+
+impl std::io::Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+fn print_outcome(plan: &plan::Plan, o: &Outcome, t: &Target) {
+    let image = plan.image.as_ref().map(|i| i.tag.as_str()).unwrap_or("?");
+    if let Some(logs) = &o.logs {
+        println!("last log lines of the failing release (secrets masked):");
+        for l in logs.lines() {
+            println!("  | {l}");
+        }
+    }
+    match (o.result, &o.previous) {
+        (Result_::Deployed, _) => {
+            let sent = if o.image_sent { format!("sent, {} bytes", o.image_bytes) } else { "already there".into() };
+            println!("deployed {image} to {} as release {} in slot {} (image {sent})", plan.target, o.release, o.slot);
+            if let Some(url) = public_url(t) {
+                println!("serving {url}");
             }
         }
+        (Result_::Rejected, Some(prev)) => println!(
+            "release {} failed its health gate and never received traffic; {prev} kept serving throughout",
+            o.release
+        ),
+        _ => println!("release {} failed its health gate; nothing was serving before it", o.release),
+    }
+}
+
+/// The https URL a target serves (its first host, or its address with the internal CA).
+pub fn public_url(t: &Target) -> Option<String> {
+    if !t.proxy {
+        return None;
+    }
+    let port = if t.https_port == 443 { String::new() } else { format!(":{}", t.https_port) };
+    match (t.tls.hosts().first(), &t.connection) {
+        (Some(h), _) => Some(format!("https://{h}{port}/")),
+        (None, targets::Connection::Sandbox) => Some(format!("https://{}{port}/", crate::rigs::sandbox::VPS_IP)),
+        (None, targets::Connection::Direct { host, .. }) => Some(format!("https://{host}{port}/")),
+        (None, targets::Connection::Alias { .. }) => None,
     }
 }
 
@@ -196,11 +283,6 @@ pub fn who() -> String {
     let host =
         std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "unknown".into());
     format!("{user}@{host}")
-}
-
-/// `YYYYmmddTHHMMSSZ`, the release name prefix (sorts by time).
-pub fn utc_stamp(clock: &dyn Clock) -> String {
-    crate::effects::clock::stamp(clock.now())
 }
 
 /// `YYYY-mm-ddTHH:MM:SSZ`, for the audit log.

@@ -179,6 +179,19 @@ pub fn spawn_daemon(argv: &[OsString], log: &Path) -> anyhow::Result<u32> {
     Ok(pid)
 }
 
+/// Run `program args` to completion with stdin and stdout on /dev/null and stderr into
+/// `log`: for a child that leaves a process behind (`ssh -f`), which must not hold our pipes.
+pub fn detached_ok(program: &str, args: &[String], log: &Path) -> anyhow::Result<bool> {
+    let out = duct::cmd(program, args)
+        .stdin_null()
+        .stdout_null()
+        .stderr_path(log)
+        .unchecked()
+        .run()
+        .with_context(|| format!("run {program}"))?;
+    Ok(out.status.success())
+}
+
 /// The last `n` lines of a child's output, for error messages.
 pub fn tail(bytes: &[u8], n: usize) -> String {
     let text = String::from_utf8_lossy(bytes);

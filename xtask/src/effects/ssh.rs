@@ -54,19 +54,10 @@ pub trait Remote {
 
 /// The script [`Remote::upload`] runs; the content arrives on its stdin.
 pub fn upload_script(path: &str, mode: u32) -> String {
-    let p = shell_quote(path);
+    let p = crate::plan::deploy::scripts::q(path);
     format!(
         "set -e; umask 077; tmp={p}.tmp.$$; trap 'rm -f \"$tmp\"' EXIT; cat > \"$tmp\"; chmod {mode:o} \"$tmp\"; mv -f \"$tmp\" {p}; trap - EXIT"
     )
-}
-
-/// Quote `s` for a POSIX shell (single quotes; `'` becomes `'\''`). For paths and names,
-/// never for secrets: those go on stdin.
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@%,".contains(&b)) {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// Where and how to reach a server with the `ssh` CLI.
@@ -81,6 +72,8 @@ pub struct Ssh {
     pub config: Option<PathBuf>,
     /// Seconds to wait for the TCP connection.
     pub connect_timeout: u32,
+    /// An OpenSSH control socket: every call rides the one connection it holds.
+    pub control: Option<PathBuf>,
 }
 
 impl Ssh {
@@ -96,6 +89,11 @@ impl Ssh {
         let mut a: Vec<String> = Vec::new();
         if let Some(f) = &self.config {
             a.extend(["-F".into(), f.display().to_string()]);
+        }
+        if let Some(c) = &self.control {
+            // Never become a master here: a master started by a call whose output we read
+            // would keep that output open.
+            a.extend(["-o".into(), format!("ControlPath={}", c.display()), "-o".into(), "ControlMaster=no".into()]);
         }
         for opt in [
             "BatchMode=yes".to_string(),
@@ -119,6 +117,32 @@ impl Ssh {
         Ok(a)
     }
 
+    /// One connection for everything that follows: an OpenSSH master in a private temp dir,
+    /// stopped when the returned [`Shared`] is dropped. If the master dies (a cut link), the
+    /// calls still work: ssh falls back to a connection of its own each.
+    pub fn share(&self) -> anyhow::Result<Shared> {
+        let dir = tempfile::Builder::new().prefix("xtask-ssh-").tempdir().context("make the ssh control dir")?;
+        let control = dir.path().join("cm");
+        let mut master = self.clone();
+        master.control = None;
+        let mut args = master.args()?;
+        let host = args.pop().context("ssh args end with the host")?;
+        args.extend([
+            "-o".into(),
+            "ControlMaster=yes".into(),
+            "-o".into(),
+            format!("ControlPath={}", control.display()),
+        ]);
+        args.extend(["-o".into(), "ControlPersist=yes".into(), "-N".into(), "-f".into(), host]);
+        let log = dir.path().join("master.log");
+        let ok = super::process::detached_ok("ssh", &args, &log).context("start ssh (install openssh-client)")?;
+        if !ok {
+            bail!("cannot reach {}: {}", self.host, super::process::tail(&std::fs::read(&log).unwrap_or_default(), 4));
+        }
+        let ssh = Ssh { control: Some(control), ..self.clone() };
+        Ok(Shared { ssh, _dir: dir })
+    }
+
     /// The full ssh argument list for running `remote_command` on the server.
     fn argv(&self, remote_command: &str) -> anyhow::Result<Vec<String>> {
         let mut a = self.args()?;
@@ -139,6 +163,34 @@ impl Remote for Ssh {
 
     fn stream_stdin(&self, command: &str, input: &mut dyn Read) -> anyhow::Result<Output> {
         super::process::feed("ssh", &self.argv(command)?, input).context("send data over ssh")
+    }
+}
+
+/// An [`Ssh`] sharing one connection (see [`Ssh::share`]).
+pub struct Shared {
+    pub ssh: Ssh,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let (Some(c), Ok(mut args)) = (&self.ssh.control, self.ssh.args()) {
+            let host = args.pop().unwrap_or_default();
+            args.extend(["-o".into(), format!("ControlPath={}", c.display()), "-O".into(), "exit".into(), host]);
+            let _ = super::process::cmd("ssh").args(&args).output();
+        }
+    }
+}
+
+impl Remote for Shared {
+    fn run(&self, script: &str) -> anyhow::Result<Output> {
+        self.ssh.run(script)
+    }
+    fn upload(&self, data: &mut dyn Read, path: &str, mode: u32) -> anyhow::Result<()> {
+        self.ssh.upload(data, path, mode)
+    }
+    fn stream_stdin(&self, command: &str, input: &mut dyn Read) -> anyhow::Result<Output> {
+        self.ssh.stream_stdin(command, input)
     }
 }
 
@@ -202,15 +254,6 @@ impl Remote for RecordingRemote {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting_leaves_plain_paths_and_escapes_the_rest() {
-        assert_eq!(shell_quote("/srv/app/releases/1"), "/srv/app/releases/1");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
-    }
 
     #[test]
     fn upload_script_sets_umask_before_writing_and_renames() {

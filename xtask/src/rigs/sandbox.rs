@@ -80,7 +80,7 @@ impl Layout {
 pub const SANDBOX_DIR_VAR: &str = "XTASK_SANDBOX_DIR";
 
 /// `XTASK_SANDBOX_DIR`, else `<root>/target/sandbox`.
-fn sandbox_dir(root: &Path) -> PathBuf {
+pub fn sandbox_dir(root: &Path) -> PathBuf {
     match std::env::var_os(SANDBOX_DIR_VAR) {
         Some(d) if !d.is_empty() => PathBuf::from(d),
         _ => root.join("target/sandbox"),

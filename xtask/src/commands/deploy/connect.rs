@@ -5,8 +5,17 @@ use crate::effects::ssh::Ssh;
 use crate::plan::deploy::targets::{Connection, Target};
 use std::path::Path;
 
-/// The sandbox VPS's generated client config, relative to the project root.
-pub const SANDBOX_SSH_CONFIG: &str = "target/sandbox/ssh_config";
+/// The sandbox's ACME directory (Pebble, next to the sandbox VPS) and the CA bundle a client
+/// of that directory must trust, once the sandbox runs.
+pub fn sandbox_acme(root: &Path) -> anyhow::Result<(String, std::path::PathBuf)> {
+    let ca = crate::rigs::sandbox::sandbox_dir(root).join("pebble/wfe-ca.pem");
+    anyhow::ensure!(
+        ca.exists(),
+        "the sandbox's ACME CA is not running ({} missing); start it with `cargo xtask demo`",
+        ca.display()
+    );
+    Ok((format!("https://{}:14000/dir", crate::rigs::sandbox::HOST_IP), ca))
+}
 
 pub fn ssh(root: &Path, target: &Target) -> anyhow::Result<Ssh> {
     let mut ssh = connection(root, target)?;
@@ -20,7 +29,7 @@ fn connection(root: &Path, target: &Target) -> anyhow::Result<Ssh> {
     Ok(match &target.connection {
         Connection::Sandbox => {
             // Written by the sandbox (xtask/src/rigs/sandbox.rs) with a `vps` Host entry.
-            let config = root.join(SANDBOX_SSH_CONFIG);
+            let config = crate::rigs::sandbox::sandbox_dir(root).join("ssh_config");
             anyhow::ensure!(
                 config.exists(),
                 "the sandbox VPS is not running ({} missing); start it with `cargo xtask demo`",

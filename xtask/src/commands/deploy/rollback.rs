@@ -1,12 +1,16 @@
-//! `deploy rollback` (bring a kept release back, health-gated) and `deploy status`.
+//! `deploy rollback`: bring a kept release back the way a deploy brings a new one (start its
+//! slot, gate it, switch, drain, stop the other), through the same plan executor, so it
+//! keeps the lock rules, the retries and the audit line of a deploy.
 
+use super::execute::{self, Payload, Result_, Shipped};
+use super::server;
 use crate::effects::ssh::Remote;
-use crate::plan::deploy::plan::{LOCK_STALE_SECS, audit_log, lock_dir};
-use crate::plan::deploy::scripts;
-use crate::plan::deploy::targets::Target;
+use crate::plan::deploy::envship::Shipment;
+use crate::plan::deploy::facts::ServerFacts;
+use crate::plan::deploy::plan;
 use crate::project::Project;
 use crate::report::{Format, Status, print_json};
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
@@ -17,155 +21,130 @@ pub struct Args {
     /// before `current`
     #[arg(long, value_name = "RELEASE")]
     pub to: Option<String>,
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct StatusArgs {
-    /// Target name from deploy/targets.toml (default: its `default`)
-    pub target: Option<String>,
+    /// Check the server, print the plan and stop
+    #[arg(long)]
+    pub dry_run: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
 
 #[derive(Debug, Serialize)]
-pub struct RollbackOutcome {
-    pub from: Option<String>,
-    pub to: String,
-    pub healthy: bool,
+struct Report<'a> {
+    server: &'a ServerFacts,
+    plan: &'a plan::Plan,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'a execute::Outcome>,
+}
+
+/// The release to go back to: `--to`, or the complete release before the live one.
+fn choose(facts: &ServerFacts, to: Option<&str>) -> anyhow::Result<(String, Option<String>)> {
+    let kept = facts.complete().join(", ");
+    let name = match to {
+        Some(r) if Some(r) == facts.current.as_deref() => bail!("{r} is the live release already"),
+        Some(r) => r.to_string(),
+        None => match facts.previous() {
+            Some(r) => r.to_string(),
+            None => bail!(
+                "no kept release before {:?} to roll back to; kept releases: {}",
+                facts.current.as_deref().unwrap_or("(none)"),
+                if kept.is_empty() { "none" } else { &kept }
+            ),
+        },
+    };
+    match facts.release(&name) {
+        Some(r) if r.complete && r.slot.is_some() => Ok((name, r.slot.clone())),
+        Some(r) if r.complete => bail!("release {name} predates the release slots: deploy its image instead"),
+        Some(_) => bail!("release {name} is half-made (a deploy was killed while making it); kept releases: {kept}"),
+        None => bail!("no release {name} on the server; kept releases: {kept}"),
+    }
 }
 
 impl Args {
     pub fn run(self, p: &Project) -> anyhow::Result<Status> {
-        let root = p.root().to_path_buf();
         let target = p.targets()?.get(self.target.as_deref())?.clone();
-        let server = super::connect::ssh(&root, &target)?;
-        let outcome = rollback(&server, &target, self.to.as_deref(), &super::who(), &super::utc_iso(p.clock()))?;
-        match self.format {
-            Format::Human => println!(
-                "rolled back {} from {} to {}: {}",
-                target.name,
-                outcome.from.as_deref().unwrap_or("(none)"),
-                outcome.to,
-                if outcome.healthy { "healthy" } else { "NOT healthy" }
-            ),
-            _ => print_json(&outcome)?,
-        }
-        Ok(Status::failed_if(!outcome.healthy))
-    }
-}
-
-/// Point the target back at a kept release, under the deploy lock.
-pub fn rollback(
-    server: &dyn Remote,
-    t: &Target,
-    to: Option<&str>,
-    who: &str,
-    when: &str,
-) -> anyhow::Result<RollbackOutcome> {
-    let lock = lock_dir(&t.app_dir);
-    let token = format!("{}-rollback-{when}", std::process::id());
-    let out =
-        server.run(&scripts::lock(&lock, &format!("{who} pid {}", std::process::id()), &token, LOCK_STALE_SECS, 0))?;
-    if !out.success() {
-        bail!(
-            "another deploy holds the lock {lock} ({}); wait for it, then roll back",
-            out.stdout_text().lines().next().unwrap_or("unknown")
-        );
-    }
-    let result = locked(server, t, to);
-    let line = match &result {
-        Ok(o) => format!("{when} who={who} target={} rollback to={} healthy={}", t.name, o.to, o.healthy),
-        Err(_) => format!("{when} who={who} target={} rollback result=error", t.name),
-    };
-    let _ = server.run(&scripts::audit(&audit_log(&t.app_dir), &line));
-    server.run(&scripts::unlock(&lock, &token)).context("release the deploy lock")?;
-    result
-}
-
-fn locked(server: &dyn Remote, t: &Target, to: Option<&str>) -> anyhow::Result<RollbackOutcome> {
-    let current = server.run(&scripts::current_release(&t.app_dir))?.stdout_text().trim().to_string();
-    let releases: Vec<String> =
-        server.run(&scripts::list_releases(&t.app_dir))?.stdout_text().lines().map(str::to_string).collect();
-    let to = match to {
-        Some(r) if releases.iter().any(|x| x == r) => r.to_string(),
-        Some(r) => bail!("no release {r} on the server; kept releases: {}", releases.join(", ")),
-        None => {
-            let pos = releases.iter().position(|r| *r == current);
-            match pos.and_then(|p| p.checked_sub(1)) {
-                Some(p) => releases[p].clone(),
-                None => bail!("no release before {current:?} to roll back to; kept releases: {}", releases.join(", ")),
+        let human = self.format == Format::Human;
+        let mut progress = |line: &str| {
+            if human {
+                eprintln!("rollback: {line}");
             }
+        };
+        let edge = server::render_edge(p, &target)?;
+        let reached = server::reach(p, &target)?;
+        let (to, to_slot) = choose(&reached.facts, self.to.as_deref())?;
+        let hosts = edge.as_ref().map(|e| e.hosts.clone()).unwrap_or_default();
+        let plan = plan::rollback(&target, &reached.facts, &to, to_slot.as_deref(), &hosts);
+        if self.dry_run {
+            match self.format {
+                Format::Human => print!("{plan}"),
+                Format::Json => print_json(&Report { server: &reached.facts, plan: &plan, outcome: None })?,
+            }
+            return Ok(Status::Ok);
         }
-    };
-    let dir = format!("{}/releases/{to}", t.app_dir);
-    let up = server.run(&scripts::compose_up(&dir, &t.project)).context("compose up the release")?;
-    let healthy = up.success()
-        && server.run(&scripts::health_gate(&dir, &t.project, "", &t.health_url, t.health_timeout_secs))?.success();
-    if healthy {
-        server.run(&scripts::point_current(&t.app_dir, &to))?;
-    }
-    Ok(RollbackOutcome { from: (!current.is_empty()).then_some(current), to, healthy })
-}
-
-impl StatusArgs {
-    pub fn run(self, p: &Project) -> anyhow::Result<Status> {
-        let root = p.root().to_path_buf();
-        let target = p.targets()?.get(self.target.as_deref())?.clone();
-        let server = super::connect::ssh(&root, &target)?;
-        let out = server.run(&scripts::status(&target.app_dir, &target.project))?;
+        let shipment = Shipment::default();
+        let no_image =
+            |_: &dyn Remote, _: &mut dyn FnMut(&str)| -> anyhow::Result<Shipped> { bail!("a rollback ships no image") };
+        let no_push = |_: &str| -> anyhow::Result<()> { bail!("a rollback pushes no image") };
+        let payload = Payload {
+            compose: String::new(),
+            interpolation: String::new(),
+            shipment: &shipment,
+            edge: None,
+            ship: &no_image,
+            push: &no_push,
+            who: super::who(),
+            pid: std::process::id(),
+            when: super::utc_iso(p.clock()),
+            token: format!("{}-rollback-{}-{:08x}", std::process::id(), p.clock().now(), rand::random::<u32>()),
+        };
+        let outcome = execute::execute(&reached.ssh, &plan, payload, &mut progress)?;
         match self.format {
             Format::Human => {
-                println!("target {} ({}), app dir {}", target.name, target.describe(), target.app_dir);
-                print!("{}", out.stdout_text());
+                if let Some(logs) = &outcome.logs {
+                    println!("last log lines of {to} (secrets masked):");
+                    for l in logs.lines() {
+                        println!("  | {l}");
+                    }
+                }
+                let from = outcome.previous.as_deref().unwrap_or("(none)");
+                match outcome.result {
+                    Result_::RolledBack => {
+                        println!("rolled {} back from {from} to {to} (slot {}): healthy", target.name, outcome.slot)
+                    }
+                    _ => println!("{to} failed its health gate; {from} kept serving, nothing switched"),
+                }
             }
-            _ => print_json(&serde_json::json!({
-                "target": target.name,
-                "app_dir": target.app_dir,
-                "status": out.stdout_text().lines().collect::<Vec<_>>(),
-            }))?,
+            Format::Json => print_json(&Report { server: &reached.facts, plan: &plan, outcome: Some(&outcome) })?,
         }
-        Ok(Status::Ok)
+        Ok(Status::failed_if(outcome.result != Result_::RolledBack))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::effects::ssh::{Call, Output, RecordingRemote};
-    use crate::plan::deploy::targets::Targets;
-    use std::path::Path;
 
-    fn sandbox() -> Target {
-        let _root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-        Targets::committed().get(Some("sandbox")).unwrap().clone()
-    }
-
-    /// A fake server answering scripts that contain a needle with that needle's stdout.
-    fn fake(rules: &'static [(&'static str, &'static str)]) -> RecordingRemote {
-        RecordingRemote::new(move |call| {
-            let Call::Run { script } = call else { return Ok(Output::ok("")) };
-            Ok(Output::ok(rules.iter().find(|(n, _)| script.contains(n)).map_or("", |(_, o)| *o)))
-        })
+    fn facts(text: &str) -> ServerFacts {
+        ServerFacts::parse(text)
     }
 
     #[test]
-    fn rollback_goes_to_the_release_before_current() {
-        let fake = fake(&[("readlink '/srv/app'/current", "r3\n"), ("ls -1 '/srv/app'/releases", "r1\nr2\nr3\n")]);
-        let o = rollback(&fake, &sandbox(), None, "me@here", "t").unwrap();
-        assert_eq!((o.from.as_deref(), o.to.as_str(), o.healthy), (Some("r3"), "r2", true));
-        let calls = fake.calls();
-        let ran = |needle: &str| calls.iter().any(|c| matches!(c, Call::Run { script } if script.contains(needle)));
-        assert!(ran("cd '/srv/app/releases/r2'"));
-        assert!(ran("ln -sfn releases/'r2'"));
-        assert!(ran("rm -rf \"$lock\"") || ran("rm -rf '/srv/app/.deploy.lock'"));
+    fn the_default_target_is_the_complete_release_before_current() {
+        let f = facts(
+            "current=r3\ncurrent_slot=blue\nrelease=r1 complete blue\nrelease=r2 complete green\nrelease=r3 complete blue\n",
+        );
+        assert_eq!(choose(&f, None).unwrap(), ("r2".into(), Some("green".into())));
+        assert_eq!(choose(&f, Some("r1")).unwrap(), ("r1".into(), Some("blue".into())));
+        assert!(format!("{:#}", choose(&f, Some("r3")).unwrap_err()).contains("live release already"));
+        assert!(format!("{:#}", choose(&f, Some("nope")).unwrap_err()).contains("r1, r2, r3"));
     }
 
+    /// Regression: a killed deploy's half-made release became the default rollback target.
     #[test]
-    fn rollback_to_an_unknown_release_names_the_kept_ones() {
-        let fake = fake(&[("ls -1 '/srv/app'/releases", "r1\nr2\n")]);
-        let err = rollback(&fake, &sandbox(), Some("nope"), "me@here", "t").unwrap_err();
-        assert!(format!("{err:#}").contains("r1, r2"));
+    fn a_half_made_release_is_never_a_rollback_target() {
+        let f = facts(
+            "current=r3\ncurrent_slot=blue\nrelease=r1 complete green\nrelease=r2 incomplete\nrelease=r3 complete blue\n",
+        );
+        assert_eq!(choose(&f, None).unwrap().0, "r1");
+        assert!(format!("{:#}", choose(&f, Some("r2")).unwrap_err()).contains("half-made"));
     }
 }

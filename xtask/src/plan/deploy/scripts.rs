@@ -1,15 +1,24 @@
-//! The shell scripts a deploy runs on the server (POSIX sh, fed over ssh's stdin). Pure
-//! functions of non-secret values, so they can be read and tested; no secret ever reaches a
-//! script or a command line (secrets travel as uploaded file contents only).
+//! The shell scripts a deploy runs on the server (POSIX sh, passed as ssh's remote command).
+//! Pure functions of non-secret values (paths, names, image IDs), so they can be read, `sh -n`
+//! checked and tested here; secrets travel as uploaded file contents only. Every script is
+//! safe to run again after a cut connection: a retry must never undo or duplicate a step.
+
+use super::edge::{ADMIN_SOCKET, GATE_PATH};
 
 /// Exit code of the lock script when another deploy holds the lock.
 pub const LOCK_HELD: i32 = 75;
 /// Exit code of any script when the server has no Compose at all.
 pub const NO_COMPOSE: i32 = 76;
+/// Exit code of the gate when the new slot's app crashed or turned unhealthy (no point in
+/// waiting out the timeout).
+pub const SLOT_CRASHED: i32 = 77;
+/// Exit code of `make_release` when the directory exists and is not this deploy's.
+pub const RELEASE_EXISTS: i32 = 78;
 
-/// Single-quote a value for sh. Values here are paths, tags and names, never secrets.
+/// Quote a value for sh (shlex). Values here are paths, tags and names, never secrets, and
+/// the targets file refuses control characters, so a NUL cannot reach this.
 pub fn q(value: &str) -> String {
-    format!("'{}'", value.replace('\'', r"'\''"))
+    shlex::try_quote(value).map(|c| c.into_owned()).unwrap_or_else(|_| "''".into())
 }
 
 /// `compose` as a shell function: Compose v2 (`docker compose`) when the server has it, else
@@ -26,8 +35,47 @@ pub fn compose_fn() -> String {
     )
 }
 
+/// `in_slot DIR PROJECT ...`: compose on one release's file as one slot's project.
+fn slot_fn() -> String {
+    format!(
+        "{}in_slot() {{ d=$1; p=$2; shift 2; compose -f \"$d/docker-compose.yml\" -p \"$p\" \"$@\"; }}\n",
+        compose_fn()
+    )
+}
+
+/// What the server has now, one `key=value` line each: the live release and its slot, the
+/// proxy's state and config hash, an old-layout app, every release and whether it is
+/// complete, the lock. Read-only: `--dry-run` runs it too.
+pub fn inspect(app_dir: &str, project: &str, edge_project: &str) -> String {
+    format!(
+        r#"{compose}a={a}
+cur=$(readlink "$a/current" 2>/dev/null | sed 's#.*/##')
+echo "current=$cur"
+slot=$( [ -n "$cur" ] && sed -n 's/^SLOT=//p' "$a/releases/$cur/.env" 2>/dev/null )
+echo "current_slot=$slot"
+pid=$(docker ps -q --filter label=com.docker.compose.project={edge} --filter label=com.docker.compose.service=proxy | head -n1)
+if [ -n "$pid" ]; then echo "edge=running"; elif [ -f "$a/edge/docker-compose.yml" ]; then echo "edge=stopped"; else echo "edge=absent"; fi
+echo "edge_config=$(sha256sum "$a/edge/caddy.json" 2>/dev/null | cut -c1-64)"
+legacy=$(docker ps -q --filter label=com.docker.compose.project={p} | head -n1)
+echo "legacy=$( [ -n "$legacy" ] && echo yes || echo no)"
+for r in $(ls -1 "$a/releases" 2>/dev/null | sort); do
+  s=$(sed -n 's/^SLOT=//p' "$a/releases/$r/.env" 2>/dev/null)
+  if [ -f "$a/releases/$r/.complete" ]; then echo "release=$r complete $s"; else echo "release=$r incomplete $s"; fi
+done
+if [ -d "$a/.deploy.lock" ]; then echo "lock=$(sed -n 1p "$a/.deploy.lock/holder" 2>/dev/null || echo unknown)"; else echo "lock=free"; fi
+command -v curl >/dev/null 2>&1 && echo "curl=yes" || echo "curl=no"
+compose version >/dev/null 2>&1 && echo "compose=yes" || echo "compose=no"
+"#,
+        compose = compose_fn(),
+        a = q(app_dir),
+        edge = q(edge_project),
+        p = q(project),
+    )
+}
+
 /// Take the lock: `mkdir` is atomic, so exactly one deploy creates the directory. The holder
 /// file says who and since when; a lock older than `stale_secs` is broken (its deploy died).
+/// Run again with the same token after a cut connection, it finds its own lock and succeeds.
 pub fn lock(dir: &str, holder: &str, token: &str, stale_secs: u64, wait_secs: u64) -> String {
     format!(
         r#"set -eu
@@ -39,6 +87,7 @@ while :; do
     printf '%s\n%s\n%s\n' "$holder" "$(date +%s)" "$token" > "$lock/holder"
     echo acquired; exit 0
   fi
+  if [ "$(sed -n 3p "$lock/holder" 2>/dev/null || true)" = "$token" ]; then echo acquired; exit 0; fi
   since=$(sed -n 2p "$lock/holder" 2>/dev/null || true)
   [ -n "$since" ] || since=$(date +%s)
   age=$(( $(date +%s) - since ))
@@ -74,9 +123,51 @@ pub fn break_lock(dir: &str) -> String {
     format!("rm -rf {}\n", q(dir))
 }
 
-/// Make the release directory (must not exist) with a private `secrets/` inside.
-pub fn make_release(dir: &str) -> String {
-    format!("set -eu\numask 022\nmkdir -p \"$(dirname {d})\"\nmkdir {d}\nmkdir -m 700 {d}/secrets\n", d = q(dir))
+/// Make the release directory with a private `secrets/` inside, owned by `token`. A dir
+/// that exists is refused unless it is this deploy's own (a retry after a cut link).
+pub fn make_release(dir: &str, token: &str) -> String {
+    format!(
+        r#"set -eu
+umask 022
+d={d}
+mkdir -p "$(dirname "$d")"
+if mkdir "$d" 2>/dev/null; then
+  mkdir -m 700 "$d/secrets"; printf '%s\n' {t} > "$d/.owner"
+elif [ "$(cat "$d/.owner" 2>/dev/null)" != {t} ]; then
+  echo "release dir $d exists and is not this deploy's" >&2; exit {RELEASE_EXISTS}
+fi
+"#,
+        d = q(dir),
+        t = q(token)
+    )
+}
+
+/// Mark a release complete: everything it needs (files, image) is on the server. Only
+/// complete releases count as kept releases and rollback targets.
+pub fn complete_release(dir: &str) -> String {
+    format!("set -eu\ntouch {}/.complete\n", q(dir))
+}
+
+/// Remove a release directory, only if this deploy made it (its token) and it is not live.
+pub fn remove_own_release(app_dir: &str, dir: &str, token: &str) -> String {
+    format!(
+        "a={a}; d={d}\n[ \"$(readlink \"$a/current\" 2>/dev/null | sed 's#.*/##')\" = \"$(basename \"$d\")\" ] && exit 0\n\
+         [ \"$(cat \"$d/.owner\" 2>/dev/null)\" = {t} ] && rm -rf -- \"$d\"\nexit 0\n",
+        a = q(app_dir),
+        d = q(dir),
+        t = q(token)
+    )
+}
+
+/// Remove releases a killed deploy left half-made (no `.complete`), never the live one. Run
+/// under the lock, so no running deploy owns them.
+pub fn remove_incomplete(app_dir: &str, releases: &[String]) -> String {
+    let list: Vec<String> = releases.iter().map(|r| q(r)).collect();
+    format!(
+        "a={a}\ncur=$(readlink \"$a/current\" 2>/dev/null | sed 's#.*/##')\nfor r in {list}; do\n  [ \"$r\" = \"$cur\" ] && continue\n  [ -f \"$a/releases/$r/.complete\" ] && continue\n  rm -rf -- \"$a/releases/$r\"; echo \"$r\"\ndone\n",
+        a = q(app_dir),
+        list = list.join(" ")
+    )
 }
 
 /// The secret files go to the container's uid: Compose v1 bind-mounts `file:` secrets with
@@ -102,58 +193,154 @@ pub fn pull_image(reference: &str) -> String {
     )
 }
 
-/// Tag the (loaded or already present) image with the release's own tag, so that every
-/// release keeps pointing at its image even when the build tag moves on.
+/// Tag the image with the release's own tag, so every release keeps naming its image.
 pub fn tag_image(id: &str, tag: &str) -> String {
     format!("set -eu\ndocker tag {} {}\n", q(id), q(tag))
 }
 
-/// `compose up -d` in a release directory. The project name is fixed so every release
-/// replaces the same containers.
-pub fn compose_up(dir: &str, project: &str) -> String {
-    format!("set -eu\n{}cd {}\ncompose -p {} up -d --remove-orphans 2>&1\n", compose_fn(), q(dir), q(project))
+/// The edge network (if missing) and the proxy (started, or reloaded when `reload`). The
+/// proxy's files were uploaded to `<app_dir>/edge` before.
+pub fn ensure_edge(app_dir: &str, edge_project: &str, network: &str, reload: bool) -> String {
+    let reload = if reload {
+        format!(
+            "pid=$(compose -p \"$ep\" ps -q proxy | head -n1)\n\
+             if [ -n \"$pid\" ] && [ \"$(docker inspect -f '{{{{.State.Running}}}}' \"$pid\")\" = true ]; then\n\
+             \x20 docker exec \"$pid\" caddy reload --config /etc/caddy/caddy.json --address unix/{ADMIN_SOCKET}; fi\n"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        r#"set -eu
+{compose}docker network inspect {n} >/dev/null 2>&1 || docker network create {n} >/dev/null
+cd {a}/edge
+mkdir -p admin ca; chmod 700 admin
+ep={ep}
+{reload}compose -p "$ep" up -d 2>&1
+"#,
+        compose = compose_fn(),
+        n = q(network),
+        a = q(app_dir),
+        ep = q(edge_project),
+    )
 }
 
-/// Wait until the web container runs the expected image and the health URL answers, both
-/// seen from the server itself (the URL may name 127.0.0.1).
-pub fn health_gate(dir: &str, project: &str, image_id: &str, url: &str, timeout_secs: u64) -> String {
+/// Wait until the proxy completes a TLS handshake for `host` (any certificate: it exists),
+/// seen from the server itself.
+pub fn await_certificate(host: &str, port: u16, timeout_secs: u64) -> String {
     format!(
-        r#"set -u
-{compose}cd {dir}
+        r#"h={h}; port={port}
 deadline=$(( $(date +%s) + {timeout_secs} ))
 while :; do
-  cid=$(compose -p {project} ps -q web 2>/dev/null | head -n1)
-  img=$( [ -n "$cid" ] && docker inspect --format '{{{{.Image}}}}' "$cid" 2>/dev/null || true)
-  if [ -z {image_id} ] || [ "$img" = {image_id} ]; then
-    if curl -fsS -m 3 -o /dev/null {url} 2>/dev/null || wget -q -T 3 -O /dev/null {url} 2>/dev/null; then
-      echo healthy; exit 0
-    fi
-  fi
-  if [ "$(date +%s)" -ge "$deadline" ]; then echo "not healthy after {timeout_secs}s"; exit 1; fi
+  if curl -sk -o /dev/null -m 3 --resolve "$h:$port:127.0.0.1" "https://$h:$port/"; then echo "certificate ready"; exit 0; fi
+  if [ "$(date +%s)" -ge "$deadline" ]; then echo "no certificate for $h after {timeout_secs}s" >&2; exit 1; fi
   sleep 1
 done
 "#,
-        compose = compose_fn(),
-        dir = q(dir),
-        project = q(project),
-        image_id = q(image_id),
-        url = q(url),
+        h = q(host)
     )
 }
 
-/// The last lines the web container logged (masked by the caller before printing).
-pub fn last_logs(dir: &str, project: &str, lines: u32) -> String {
+/// Start (or recreate) one slot from a release directory.
+pub fn start_slot(dir: &str, slot_project: &str) -> String {
+    format!("set -eu\n{}in_slot {} {} up -d --remove-orphans 2>&1\n", slot_fn(), q(dir), q(slot_project))
+}
+
+/// Gate a slot before it gets traffic: its app container running (not restarting) and
+/// healthy by its own healthcheck, and `health_path` answering 200 through the slot itself
+/// (from inside the gate, which shares the app's network). Fails fast when the app crashes.
+pub fn gate_slot(dir: &str, slot_project: &str, health_path: &str, app_port: u16, timeout_secs: u64) -> String {
     format!(
-        "{}cd {}\ncid=$(compose -p {} ps -q web 2>/dev/null | head -n1)\n[ -n \"$cid\" ] && docker logs --tail {lines} \"$cid\" 2>&1 || echo '(no container)'\n",
-        compose_fn(),
-        q(dir),
-        q(project)
+        r#"set -u
+{slot}d={d}; p={p}
+deadline=$(( $(date +%s) + {timeout_secs} ))
+while :; do
+  web=$(in_slot "$d" "$p" ps -q web 2>/dev/null | head -n1)
+  gate=$(in_slot "$d" "$p" ps -q gate 2>/dev/null | head -n1)
+  if [ -n "$web" ]; then
+    set -- $(docker inspect -f '{{{{.State.Status}}}} {{{{.RestartCount}}}} {{{{if .State.Health}}}}{{{{.State.Health.Status}}}}{{{{else}}}}none{{{{end}}}}' "$web" 2>/dev/null)
+    case "${{1:-}}" in exited|dead) echo "the app exited (restarts: ${{2:-?}})"; exit {SLOT_CRASHED};; esac
+    [ "${{2:-0}}" -gt 0 ] && {{ echo "the app is restarting (restarts: $2)"; exit {SLOT_CRASHED}; }}
+    [ "${{3:-}}" = unhealthy ] && {{ echo "the app's healthcheck reports unhealthy"; exit {SLOT_CRASHED}; }}
+    if [ "${{1:-}}" = running ] && [ "${{3:-none}}" != starting ] && [ -n "$gate" ]; then
+      line=$(docker exec "$gate" sh -c 'printf "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "$1" | nc -w 3 127.0.0.1 "$2" | head -n1' sh {path} {port} 2>/dev/null)
+      case "$line" in "HTTP/1."?" 200"*) echo "healthy"; exit 0;; esac
+    fi
+  fi
+  if [ "$(date +%s)" -ge "$deadline" ]; then echo "not healthy after {timeout_secs}s (last answer: ${{line:-none}})"; exit 1; fi
+  sleep 1
+done
+"#,
+        slot = slot_fn(),
+        d = q(dir),
+        p = q(slot_project),
+        path = q(health_path),
+        port = app_port,
     )
 }
 
-/// Prints the release `current` points at (empty on a first deploy).
-pub fn current_release(app_dir: &str) -> String {
-    format!("readlink {}/current 2>/dev/null | sed 's#.*/##' || true\n", q(app_dir))
+/// Open (`open = true`) or close a slot's gate: the proxy sends traffic to it (or stops
+/// sending new requests) within one health-check interval.
+pub fn set_gate(dir: &str, slot_project: &str, open: bool) -> String {
+    let file = format!("/gate{GATE_PATH}");
+    let act = if open { format!("mkdir -p /gate && touch {file}") } else { format!("rm -f {file}") };
+    format!(
+        "set -eu\n{}g=$(in_slot {} {} ps -q gate | head -n1)\n[ -n \"$g\" ] || {{ echo \"no gate container\" >&2; exit 1; }}\ndocker exec \"$g\" sh -c {}\n",
+        slot_fn(),
+        q(dir),
+        q(slot_project),
+        q(&act)
+    )
+}
+
+/// Whether the proxy itself routes to the open slot: a request through it (from the server)
+/// that answers `health_path` with 200.
+pub fn through_proxy(host: &str, port: u16, health_path: &str) -> String {
+    format!(
+        "curl -sk -o /dev/null -w '%{{http_code}}' -m 3 --resolve {hp} {url}\n",
+        hp = q(&format!("{host}:{port}:127.0.0.1")),
+        url = q(&format!("https://{host}:{port}{health_path}"))
+    )
+}
+
+/// Stop a slot and keep its containers (instant rollback starts them again).
+pub fn stop_slot(dir: &str, slot_project: &str) -> String {
+    format!("set -eu\n{}in_slot {} {} stop -t 10 2>&1\n", slot_fn(), q(dir), q(slot_project))
+}
+
+/// Remove a slot that never went live (its containers; the release's files are removed apart).
+pub fn discard_slot(dir: &str, slot_project: &str) -> String {
+    format!("{}in_slot {} {} down --remove-orphans 2>&1 || true\n", slot_fn(), q(dir), q(slot_project))
+}
+
+/// Stop the app of the old layout (one compose project with a host port) once the proxy
+/// serves: the one bounded interruption of a takeover, when both want the same port.
+pub fn stop_legacy(project: &str) -> String {
+    format!(
+        "set -eu\nids=$(docker ps -q --filter label=com.docker.compose.project={p})\n[ -z \"$ids\" ] || docker stop -t 10 $ids >/dev/null\n",
+        p = q(project)
+    )
+}
+
+/// Give a kept release another slot colour (its `.env` says which), for a rollback to a
+/// release whose colour is live.
+pub fn reslot(dir: &str, slot: &str, alias: &str) -> String {
+    format!(
+        "set -eu\ncd {d}\nsed -i -e 's/^SLOT=.*/SLOT={s}/' -e 's/^SLOT_ALIAS=.*/SLOT_ALIAS={al}/' .env\n",
+        d = q(dir),
+        s = slot,
+        al = alias
+    )
+}
+
+/// The last lines the slot's app logged (masked by the caller before printing).
+pub fn last_logs(dir: &str, slot_project: &str, lines: u32) -> String {
+    format!(
+        "{}w=$(in_slot {} {} ps -q web 2>/dev/null | head -n1)\n[ -n \"$w\" ] && docker logs --tail {lines} \"$w\" 2>&1 || echo '(no container)'\n",
+        slot_fn(),
+        q(dir),
+        q(slot_project)
+    )
 }
 
 /// Point `current` at a release atomically (a symlink renamed over the old one).
@@ -165,19 +352,21 @@ pub fn point_current(app_dir: &str, release: &str) -> String {
     )
 }
 
-/// Remove the oldest releases beyond `keep`, never the one `current` points at.
-pub fn prune(app_dir: &str, keep: usize) -> String {
+/// Remove the oldest complete releases beyond `keep`, never `current` nor the one before it.
+pub fn prune(app_dir: &str, keep: usize, previous: Option<&str>) -> String {
     format!(
         r#"set -eu
 cd {a}/releases
 cur=$(readlink ../current 2>/dev/null | sed 's#.*/##' || true)
-ls -1 | sort -r | tail -n +{start} | while read -r r; do
+ls -1 | sort -r | while read -r r; do [ -f "$r/.complete" ] && echo "$r"; done | tail -n +{start} | while read -r r; do
   [ "$r" = "$cur" ] && continue
+  [ "$r" = {prev} ] && continue
   rm -rf -- "$r"; echo "$r"
 done
 "#,
         a = q(app_dir),
-        start = keep + 1
+        start = keep + 1,
+        prev = q(previous.unwrap_or(""))
     )
 }
 
@@ -186,114 +375,6 @@ pub fn audit(log: &str, line: &str) -> String {
     format!("set -eu\numask 022\nprintf '%s\\n' {} >> {}\n", q(line), q(log))
 }
 
-/// Remove a release directory that never went live.
-pub fn remove_release(dir: &str) -> String {
-    format!("rm -rf {}\n", q(dir))
-}
-
-/// Releases (newest first), the current one and the running containers, for `deploy status`.
-pub fn status(app_dir: &str, project: &str) -> String {
-    format!(
-        r#"{compose}cd {a} 2>/dev/null || {{ echo "no app dir"; exit 0; }}
-echo "current: $(readlink current 2>/dev/null | sed 's#.*/##')"
-echo "releases:"; ls -1 releases 2>/dev/null | sort -r | sed 's/^/  /'
-echo "lock: $( [ -d .deploy.lock ] && sed -n 1p .deploy.lock/holder 2>/dev/null || echo free)"
-echo "last deploys:"; tail -n 5 deploy.log 2>/dev/null | sed 's/^/  /'
-cid=$(cd current 2>/dev/null && compose -p {p} ps -q web 2>/dev/null | head -n1)
-echo "web: $( [ -n "$cid" ] && docker inspect --format '{{{{.State.Status}}}} {{{{if .State.Health}}}}{{{{.State.Health.Status}}}}{{{{end}}}}' "$cid" || echo 'not running')"
-"#,
-        compose = compose_fn(),
-        a = q(app_dir),
-        p = q(project)
-    )
-}
-
-/// Names of the releases on the server, oldest first.
-pub fn list_releases(app_dir: &str) -> String {
-    format!("ls -1 {}/releases 2>/dev/null | sort || true\n", q(app_dir))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_survives_a_single_quote() {
-        assert_eq!(q("it's"), r"'it'\''s'");
-    }
-
-    #[test]
-    fn scripts_parse_as_posix_sh() {
-        // `sh -n` reads without running: a syntax error in a template fails here, not on a VPS.
-        for script in [
-            lock("/srv/app/.deploy.lock", "me@host pid 1", "tok", 900, 0),
-            unlock("/srv/app/.deploy.lock", "tok"),
-            make_release("/srv/app/releases/r1"),
-            own_secrets("/srv/app/releases/r1", 10001),
-            has_image("sha256:ab"),
-            compose_up("/srv/app/releases/r1", "app"),
-            health_gate("/srv/app/releases/r1", "app", "sha256:ab", "http://127.0.0.1:8080/health", 30),
-            last_logs("/srv/app/releases/r1", "app", 20),
-            point_current("/srv/app", "r1"),
-            prune("/srv/app", 3),
-            audit("/srv/app/deploy.log", "2026 ok"),
-            status("/srv/app", "app"),
-        ] {
-            let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(&script).output().expect("sh runs");
-            assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
-        }
-    }
-
-    #[test]
-    fn lock_then_second_lock_is_refused_then_unlock_frees_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let lock_dir = dir.path().join("app/.deploy.lock");
-        let lock_dir = lock_dir.to_str().unwrap();
-        let run = |s: String| std::process::Command::new("sh").arg("-c").arg(s).output().unwrap();
-        assert!(run(lock(lock_dir, "a", "t1", 900, 0)).status.success());
-        let second = run(lock(lock_dir, "b", "t2", 900, 0));
-        assert_eq!(second.status.code(), Some(LOCK_HELD));
-        assert!(String::from_utf8_lossy(&second.stdout).starts_with("a\n"));
-        // Someone else's token does not release it; ours does.
-        run(unlock(lock_dir, "t2"));
-        assert!(std::path::Path::new(lock_dir).exists());
-        run(unlock(lock_dir, "t1"));
-        assert!(!std::path::Path::new(lock_dir).exists());
-    }
-
-    #[test]
-    fn a_stale_lock_is_broken() {
-        let dir = tempfile::tempdir().unwrap();
-        let lock_dir = dir.path().join(".deploy.lock");
-        std::fs::create_dir(&lock_dir).unwrap();
-        std::fs::write(lock_dir.join("holder"), "old\n1000\nx\n").unwrap();
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(lock(lock_dir.to_str().unwrap(), "new", "t", 900, 0))
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let holder = std::fs::read_to_string(lock_dir.join("holder")).unwrap();
-        assert!(holder.starts_with("new\n"));
-    }
-
-    #[test]
-    fn prune_keeps_the_newest_and_the_current_release() {
-        let dir = tempfile::tempdir().unwrap();
-        let app = dir.path();
-        for r in ["r1", "r2", "r3", "r4", "r5"] {
-            std::fs::create_dir_all(app.join("releases").join(r)).unwrap();
-        }
-        let app_s = app.to_str().unwrap();
-        let run = |s: String| std::process::Command::new("sh").arg("-c").arg(s).output().unwrap();
-        assert!(run(point_current(app_s, "r1")).status.success());
-        assert!(run(prune(app_s, 2)).status.success());
-        let mut left: Vec<_> = std::fs::read_dir(app.join("releases"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
-        assert_eq!(left, ["r1", "r4", "r5"]);
-        assert_eq!(run(current_release(app_s)).stdout, b"r1\n");
-    }
-}
+#[path = "scripts_tests.rs"]
+mod tests;

@@ -1,5 +1,6 @@
-//! Deploy targets (`deploy/targets.toml`): how to reach a server over SSH and where the app
-//! lives on it.
+//! Deploy targets (`deploy/targets.toml`): how to reach a server over SSH, where the app
+//! lives on it, how its edge proxy serves it (host names, certificates) and how a release is
+//! gated before it gets traffic.
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ struct File {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawTarget {
+pub(super) struct RawTarget {
     #[serde(default)]
     sandbox: bool,
     ssh_alias: Option<String>,
@@ -30,10 +31,32 @@ struct RawTarget {
     port: Option<u16>,
     key: Option<String>,
     app_dir: String,
+    /// The port the app listens on inside its container (never published on the host).
     app_port: u16,
-    health_url: String,
+    #[serde(default = "default_health_path")]
+    health_path: String,
     #[serde(default = "default_health_timeout")]
     health_timeout_secs: u64,
+    #[serde(default = "default_drain")]
+    drain_secs: u64,
+    /// `false`: a worker, not behind the proxy; gated on its container healthcheck alone.
+    #[serde(default = "default_true")]
+    proxy: bool,
+    #[serde(default)]
+    pub(super) hosts: Vec<String>,
+    pub(super) acme_email: Option<String>,
+    /// `"sandbox"`: the local sandbox's own ACME CA.
+    pub(super) acme_ca: Option<String>,
+    pub(super) acme_directory: Option<String>,
+    pub(super) acme_ca_root: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) hsts_include_subdomains: bool,
+    #[serde(default = "default_http_port")]
+    http_port: u16,
+    #[serde(default = "default_https_port")]
+    https_port: u16,
+    proxy_image: Option<String>,
+    gate_image: Option<String>,
     #[serde(default = "default_keep")]
     keep_releases: usize,
     project: Option<String>,
@@ -46,6 +69,31 @@ struct RawTarget {
 fn default_health_timeout() -> u64 {
     60
 }
+
+fn default_health_path() -> String {
+    "/health".into()
+}
+
+fn default_drain() -> u64 {
+    5
+}
+
+fn default_http_port() -> u16 {
+    80
+}
+
+fn default_https_port() -> u16 {
+    443
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The edge proxy's image on a real server (the sandbox's engine holds a local stand-in).
+pub const PROXY_IMAGE: &str = "caddy:2";
+/// The slot gate's image: a busybox httpd the proxy health-checks.
+pub const GATE_IMAGE: &str = "busybox:1.36";
 
 fn default_keep() -> usize {
     5
@@ -72,8 +120,22 @@ pub struct Target {
     pub ssh_config: Option<PathBuf>,
     pub app_dir: String,
     pub app_port: u16,
-    pub health_url: String,
+    /// Fetched through the slot itself (not the proxy) before the slot gets traffic.
+    pub health_path: String,
     pub health_timeout_secs: u64,
+    /// How long the old slot keeps serving its in-flight requests after the switch.
+    pub drain_secs: u64,
+    /// Behind the edge proxy (a web app), or not (a worker gated on its healthcheck alone).
+    pub proxy: bool,
+    pub tls: Tls,
+    /// `Strict-Transport-Security` with `includeSubDomains` (off by default: it binds every
+    /// subdomain to HTTPS for a year).
+    pub hsts_include_subdomains: bool,
+    /// The ports the proxy owns on the server (80 and 443 unless a test shares a server).
+    pub http_port: u16,
+    pub https_port: u16,
+    pub proxy_image: String,
+    pub gate_image: String,
     pub keep_releases: usize,
     pub project: String,
     /// `HOST[:PORT]/REPO` the image is pushed to and the server pulls from; `None`: the
@@ -81,6 +143,34 @@ pub struct Target {
     pub registry: Option<String>,
     /// The schema environment deployed here (default `production`).
     pub environment: String,
+}
+
+/// How the proxy gets certificates for the target's host names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Tls {
+    /// Certificates from an ACME CA (Let's Encrypt by default) for these host names.
+    Acme {
+        hosts: Vec<String>,
+        email: String,
+        /// `None`: the proxy's default (Let's Encrypt).
+        directory: Option<String>,
+        /// A CA bundle (local path) the proxy must trust to talk to the directory.
+        ca_root: Option<PathBuf>,
+        /// The sandbox's own CA: directory and bundle come from the running sandbox.
+        sandbox: bool,
+    },
+    /// No host name: the proxy's internal CA, for the server's address.
+    Internal,
+}
+
+impl Tls {
+    pub fn hosts(&self) -> &[String] {
+        match self {
+            Tls::Acme { hosts, .. } => hosts,
+            Tls::Internal => &[],
+        }
+    }
 }
 
 impl Target {
@@ -146,6 +236,7 @@ impl Targets {
 }
 
 fn resolve(name: &str, raw: RawTarget) -> anyhow::Result<Target> {
+    let tls = super::tls::resolve(&raw)?;
     let connection = match (raw.sandbox, raw.ssh_alias, raw.host) {
         (true, None, None) => Connection::Sandbox,
         (false, Some(alias), None) => Connection::Alias { alias },
@@ -167,14 +258,28 @@ fn resolve(name: &str, raw: RawTarget) -> anyhow::Result<Target> {
     if let Some(r) = &raw.registry {
         check_registry(r)?;
     }
+    if !raw.health_path.starts_with('/') || !raw.health_path.chars().all(|c| c.is_ascii_graphic()) {
+        bail!("health_path must be a path like \"/health\", got {:?}", raw.health_path);
+    }
+    for image in raw.proxy_image.iter().chain(&raw.gate_image) {
+        super::tls::check_image(image)?;
+    }
     Ok(Target {
         name: name.to_string(),
         connection,
         ssh_config: raw.ssh_config,
         app_dir: raw.app_dir.trim_end_matches('/').to_string(),
         app_port: raw.app_port,
-        health_url: raw.health_url,
+        health_path: raw.health_path,
         health_timeout_secs: raw.health_timeout_secs,
+        drain_secs: raw.drain_secs,
+        proxy: raw.proxy,
+        tls,
+        hsts_include_subdomains: raw.hsts_include_subdomains,
+        http_port: raw.http_port,
+        https_port: raw.https_port,
+        proxy_image: raw.proxy_image.unwrap_or_else(|| PROXY_IMAGE.into()),
+        gate_image: raw.gate_image.unwrap_or_else(|| GATE_IMAGE.into()),
         keep_releases: raw.keep_releases,
         project,
         registry: raw.registry,
@@ -233,8 +338,7 @@ mod tests {
             ssh_alias = "myvps"
             app_dir = "/srv/app/"
             app_port = 80
-            health_url = "http://127.0.0.1/health"
-            "#,
+                        "#,
         )
         .unwrap();
         let t = t.get(Some("vps")).unwrap();
@@ -260,8 +364,7 @@ mod tests {
             host = "h"
             app_dir = "/a"
             app_port = 80
-            health_url = "http://127.0.0.1/health"
-            "#,
+                        "#,
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("exactly one"));
@@ -270,9 +373,7 @@ mod tests {
     #[test]
     fn a_registry_is_host_port_and_repo_without_a_tag() {
         let parse = |r: &str| {
-            Targets::parse(&format!(
-                "[target.x]\nhost = \"h\"\napp_dir = \"/a\"\napp_port = 80\nhealth_url = \"http://127.0.0.1/health\"\nregistry = \"{r}\"\n"
-            ))
+            Targets::parse(&format!("[target.x]\nhost = \"h\"\napp_dir = \"/a\"\napp_port = 80\nregistry = \"{r}\"\n"))
         };
         let t = parse("10.213.7.1:5000/app").unwrap();
         assert_eq!(t.get(Some("x")).unwrap().registry.as_deref(), Some("10.213.7.1:5000/app"));
@@ -291,8 +392,7 @@ mod tests {
             host = "h"
             app_dir = "srv/app"
             app_port = 80
-            health_url = "http://127.0.0.1/health"
-            "#,
+                        "#,
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("absolute"));
