@@ -12,6 +12,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod random;
 pub mod secret;
+pub mod supabase;
 
 pub use encoding::{
     DecodeError, base64_std, base64_std_decode, base64url, base64url_decode, hex, hex_decode,
