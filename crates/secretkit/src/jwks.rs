@@ -115,14 +115,17 @@ impl Jwks {
     /// Keys of other types or curves are skipped; a malformed key of a known type is an error.
     pub fn parse(json: &str) -> Result<Self, JwkError> {
         #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Shape {
-            Set { keys: Vec<RawJwk> },
-            Array(Vec<RawJwk>),
+        struct Set {
+            keys: Vec<RawJwk>,
         }
-        let raw = match serde_json::from_str(json).map_err(|_| JwkError::Json)? {
-            Shape::Set { keys } | Shape::Array(keys) => keys,
+        // The form is chosen by the first character rather than by an untagged enum, which
+        // would buffer a copy of every private value that is never wiped.
+        let raw = if json.trim_start().starts_with('[') {
+            serde_json::from_str::<Vec<RawJwk>>(json)
+        } else {
+            serde_json::from_str::<Set>(json).map(|set| set.keys)
         };
+        let raw = raw.map_err(|_| JwkError::Json)?;
         let mut keys = Vec::with_capacity(raw.len());
         for key in raw {
             keys.extend(Jwk::from_raw(key)?);
@@ -160,7 +163,7 @@ impl Jwks {
         to_json(&SetOut { keys })
     }
 
-    /// The first key with this `kid` (`None` finds keys without one).
+    /// Every key with this `kid` (`None` finds the keys without one), in set order.
     pub fn find(&self, kid: Option<&str>) -> impl Iterator<Item = &Jwk> {
         self.keys.iter().filter(move |k| k.kid() == kid)
     }
