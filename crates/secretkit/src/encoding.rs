@@ -45,10 +45,7 @@ pub fn hex_decode(text: &str) -> Result<Vec<u8>, DecodeError> {
     if digits.len() % 2 != 0 {
         return Err(DecodeError::InvalidLength);
     }
-    digits
-        .chunks_exact(2)
-        .map(|pair| Ok(nibble(pair[0])? << 4 | nibble(pair[1])?))
-        .collect()
+    digits.chunks_exact(2).map(|pair| Ok(nibble(pair[0])? << 4 | nibble(pair[1])?)).collect()
 }
 
 fn nibble(digit: u8) -> Result<u8, DecodeError> {
@@ -96,10 +93,7 @@ mod tests {
     fn hex_is_lower_case_and_round_trips() {
         assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
         assert_eq!(hex(&[]), "");
-        assert_eq!(
-            hex_decode("000FA0ff").unwrap(),
-            vec![0x00, 0x0f, 0xa0, 0xff]
-        );
+        assert_eq!(hex_decode("000FA0ff").unwrap(), vec![0x00, 0x0f, 0xa0, 0xff]);
         assert_eq!(hex_decode("abc"), Err(DecodeError::InvalidLength));
         assert_eq!(hex_decode("zz"), Err(DecodeError::InvalidCharacter));
     }
@@ -107,12 +101,7 @@ mod tests {
     #[test]
     fn base64_variants_match_rfc_4648_vectors() {
         // RFC 4648 section 10 test vectors.
-        for (plain, std) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
+        for (plain, std) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foobar", "Zm9vYmFy")] {
             assert_eq!(base64_std(plain.as_bytes()), std);
             assert_eq!(base64_std_decode(std).unwrap(), plain.as_bytes());
             let url = std.trim_end_matches('=');

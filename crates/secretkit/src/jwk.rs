@@ -59,9 +59,7 @@ impl fmt::Display for JwkError {
             JwkError::NotOnCurve => f.write_str("the key's x and y are not a P-256 point"),
             JwkError::BadPrivateScalar => f.write_str("the key's d is not a valid P-256 scalar"),
             JwkError::PublicKeyMismatch => f.write_str("the key's x and y do not belong to its d"),
-            JwkError::PrivateKeyMaterial => {
-                f.write_str("a private key is where only public keys belong")
-            }
+            JwkError::PrivateKeyMaterial => f.write_str("a private key is where only public keys belong"),
             JwkError::BadKid => f.write_str("a kid must be 1 to 128 of A-Z a-z 0-9 . _ -"),
             JwkError::RngFailure => f.write_str("the random generator is broken"),
             JwkError::KidNotFound => f.write_str("no key of the set has the private key's kid"),
@@ -95,11 +93,7 @@ impl EcPrivateJwk {
     /// signing key.
     pub fn generate(rng: &mut dyn RngCore) -> Result<Self, JwkError> {
         let secret = random_scalar(rng)?;
-        Ok(EcPrivateJwk {
-            kid: uuid_v4(rng),
-            key_ops: ops(&["sign", "verify"]),
-            secret,
-        })
+        Ok(EcPrivateJwk { kid: uuid_v4(rng), key_ops: ops(&["sign", "verify"]), secret })
     }
 
     /// The same key under another `kid`.
@@ -133,11 +127,7 @@ impl EcPrivateJwk {
 
     /// The public half, with the same `kid` and `key_ops` `["verify"]`.
     pub fn public(&self) -> EcPublicJwk {
-        EcPublicJwk {
-            kid: Some(self.kid.clone()),
-            key_ops: Some(ops(&["verify"])),
-            key: self.secret.public_key(),
-        }
+        EcPublicJwk { kid: Some(self.kid.clone()), key_ops: Some(ops(&["verify"])), key: self.secret.public_key() }
     }
 
     /// The private JWK as JSON, which is itself a secret.
@@ -230,10 +220,7 @@ fn ops(names: &[&str]) -> Vec<String> {
 }
 
 fn is_portable_kid(kid: &str) -> bool {
-    (1..=128).contains(&kid.len())
-        && kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    (1..=128).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// Rejection sampling: 32 random bytes are a valid scalar unless they are zero or not

@@ -22,10 +22,7 @@ impl OctJwk {
     /// base64url of the secret's UTF-8 text (not of its base64 decoding), `alg` HS256 and
     /// no `kid`, so that legacy tokens, which carry no `kid`, find it.
     pub fn from_jwt_secret(jwt_secret: &Secret) -> Self {
-        OctJwk {
-            kid: None,
-            k: Secret::new(base64url(jwt_secret.expose().as_bytes())),
-        }
+        OctJwk { kid: None, k: Secret::new(base64url(jwt_secret.expose().as_bytes())) }
     }
 
     pub fn kid(&self) -> Option<&str> {
@@ -80,9 +77,7 @@ impl Jwk {
     pub(crate) fn may_verify(&self) -> bool {
         match self {
             Jwk::EcPrivate(k) => k.key_ops().iter().any(|op| op == "verify"),
-            Jwk::EcPublic(k) => k
-                .key_ops()
-                .is_none_or(|ops| ops.iter().any(|op| op == "verify")),
+            Jwk::EcPublic(k) => k.key_ops().is_none_or(|ops| ops.iter().any(|op| op == "verify")),
             Jwk::Oct(_) => true,
         }
     }
@@ -185,11 +180,7 @@ impl Jwks {
             return Err(JwkError::KidNotFound);
         }
         let same = |k: &Jwk| k.ec_public().is_some_and(|p| p.same_key(&expected));
-        if candidates.any(same) {
-            Ok(())
-        } else {
-            Err(JwkError::DifferentKey)
-        }
+        if candidates.any(same) { Ok(()) } else { Err(JwkError::DifferentKey) }
     }
 }
 
@@ -217,12 +208,7 @@ impl<'a> KeyOut<'a> {
         match key {
             Jwk::EcPrivate(k) => KeyOut::Ec(EcJwkOut::private(k)),
             Jwk::EcPublic(k) => KeyOut::Ec(EcJwkOut::public(k)),
-            Jwk::Oct(k) => KeyOut::Oct {
-                kty: "oct",
-                kid: k.kid(),
-                k: k.k.expose(),
-                alg: "HS256",
-            },
+            Jwk::Oct(k) => KeyOut::Oct { kty: "oct", kid: k.kid(), k: k.k.expose(), alg: "HS256" },
         }
     }
 }

@@ -47,9 +47,7 @@ impl fmt::Display for JwtError {
         f.write_str(match self {
             JwtError::Malformed => "the token is not a well-formed JWT",
             JwtError::AlgNone => "the token is unsigned (alg none)",
-            JwtError::UnsupportedAlgorithm => {
-                "the token is signed with an algorithm not accepted here"
-            }
+            JwtError::UnsupportedAlgorithm => "the token is signed with an algorithm not accepted here",
             JwtError::UnsupportedCritical => "the token's header names critical extensions",
             JwtError::ClaimsNotObject => "JWT claims must be a JSON object",
             JwtError::BadSignature => "the token's signature does not match the key",
@@ -85,9 +83,7 @@ pub struct Jwt {
 /// empty signature, padding, and headers or claims that are not JSON objects.
 pub fn decode_unverified(token: &str) -> Result<Jwt, JwtError> {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwtError::Malformed);
     };
     let header = parse_header(&decode_object(h)?)?;
@@ -97,12 +93,7 @@ pub fn decode_unverified(token: &str) -> Result<Jwt, JwtError> {
         return Err(JwtError::Malformed);
     }
     let signing_input = token[..h.len() + 1 + p.len()].to_string();
-    Ok(Jwt {
-        header,
-        claims,
-        signing_input,
-        signature,
-    })
+    Ok(Jwt { header, claims, signing_input, signature })
 }
 
 /// Verifies an HS256 token with `key` and checks its times against `now` (Unix seconds).
@@ -131,36 +122,19 @@ pub fn verify_with_jwks(token: &str, jwks: &Jwks, now: u64) -> Result<Jwt, JwtEr
 
 /// Signs `claims` (which must serialize to a JSON object) as an HS256 JWT.
 pub fn sign_hs256<C: Serialize + ?Sized>(claims: &C, key: &[u8]) -> Result<Secret, JwtError> {
-    let input = signing_input(
-        &JoseHeader {
-            alg: "HS256",
-            typ: "JWT",
-            kid: None,
-        },
-        claims,
-    )?;
+    let input = signing_input(&JoseHeader { alg: "HS256", typ: "JWT", kid: None }, claims)?;
     let mac = hmac_sha256(key, input.as_bytes()).finalize().into_bytes();
     Ok(Secret::new(format!("{input}.{}", base64url(&mac))))
 }
 
 /// Signs `claims` as an ES256 JWT whose header carries `key`'s `kid`.
-pub fn sign_es256<C: Serialize + ?Sized>(
-    claims: &C,
-    key: &EcPrivateJwk,
-) -> Result<Secret, JwtError> {
-    let header = JoseHeader {
-        alg: "ES256",
-        typ: "JWT",
-        kid: Some(key.kid()),
-    };
+pub fn sign_es256<C: Serialize + ?Sized>(claims: &C, key: &EcPrivateJwk) -> Result<Secret, JwtError> {
+    let header = JoseHeader { alg: "ES256", typ: "JWT", kid: Some(key.kid()) };
     let input = signing_input(&header, claims)?;
     // RFC 6979 deterministic nonces: signing needs no randomness and cannot leak the key
     // through a weak generator. `to_bytes` is the fixed-size `r || s` form.
     let signature: Signature = key.signing_key().sign(input.as_bytes());
-    Ok(Secret::new(format!(
-        "{input}.{}",
-        base64url(&signature.to_bytes())
-    )))
+    Ok(Secret::new(format!("{input}.{}", base64url(&signature.to_bytes()))))
 }
 
 impl Jwt {
@@ -203,8 +177,7 @@ impl Jwt {
     pub fn verify_hs256(&self, key: &[u8]) -> Result<(), JwtError> {
         self.expect_alg("HS256")?;
         let mac = hmac_sha256(key, self.signing_input.as_bytes());
-        mac.verify_slice(&self.signature)
-            .map_err(|_| JwtError::BadSignature)
+        mac.verify_slice(&self.signature).map_err(|_| JwtError::BadSignature)
     }
 
     /// Checks the ES256 signature with `key`. When both the token and the key name a
@@ -215,11 +188,8 @@ impl Jwt {
         if want.is_some() && have.is_some() && want != have {
             return Err(JwtError::NoKeyForKid);
         }
-        let signature =
-            Signature::from_slice(&self.signature).map_err(|_| JwtError::BadSignature)?;
-        key.verifying_key()
-            .verify(self.signing_input.as_bytes(), &signature)
-            .map_err(|_| JwtError::BadSignature)
+        let signature = Signature::from_slice(&self.signature).map_err(|_| JwtError::BadSignature)?;
+        key.verifying_key().verify(self.signing_input.as_bytes(), &signature).map_err(|_| JwtError::BadSignature)
     }
 
     /// Checks the signature with the key of `jwks` the header names: for ES256 the EC key
@@ -239,9 +209,9 @@ impl Jwt {
         for key in jwks.find(kid).filter(|k| k.may_verify()) {
             let checked = match key {
                 Jwk::Oct(k) if !es256 => self.verify_hs256(&k.key_bytes()),
-                Jwk::EcPrivate(_) | Jwk::EcPublic(_) if es256 => key
-                    .ec_public()
-                    .map_or(Err(JwtError::BadSignature), |p| self.verify_es256(&p)),
+                Jwk::EcPrivate(_) | Jwk::EcPublic(_) if es256 => {
+                    key.ec_public().map_or(Err(JwtError::BadSignature), |p| self.verify_es256(&p))
+                }
                 _ => continue,
             };
             if checked.is_ok() {
@@ -249,19 +219,11 @@ impl Jwt {
             }
             found = true;
         }
-        Err(if found {
-            JwtError::BadSignature
-        } else {
-            JwtError::NoKeyForKid
-        })
+        Err(if found { JwtError::BadSignature } else { JwtError::NoKeyForKid })
     }
 
     fn expect_alg(&self, alg: &str) -> Result<(), JwtError> {
-        if self.header.alg == alg {
-            Ok(())
-        } else {
-            Err(JwtError::UnsupportedAlgorithm)
-        }
+        if self.header.alg == alg { Ok(()) } else { Err(JwtError::UnsupportedAlgorithm) }
     }
 
     fn numeric(&self, name: &str) -> Result<Option<f64>, JwtError> {
@@ -291,27 +253,20 @@ struct JoseHeader<'a> {
     kid: Option<&'a str>,
 }
 
-fn signing_input<C: Serialize + ?Sized>(
-    header: &JoseHeader<'_>,
-    claims: &C,
-) -> Result<String, JwtError> {
+fn signing_input<C: Serialize + ?Sized>(header: &JoseHeader<'_>, claims: &C) -> Result<String, JwtError> {
     let claims = serde_json::to_string(claims).map_err(|_| JwtError::ClaimsNotObject)?;
     if !claims.starts_with('{') {
         return Err(JwtError::ClaimsNotObject);
     }
     let header = serde_json::to_string(header).map_err(|_| JwtError::Malformed)?;
-    Ok(format!(
-        "{}.{}",
-        base64url(header.as_bytes()),
-        base64url(claims.as_bytes())
-    ))
+    Ok(format!("{}.{}", base64url(header.as_bytes()), base64url(claims.as_bytes())))
 }
 
 fn hmac_sha256(key: &[u8], message: &[u8]) -> Hmac<Sha256> {
     // HMAC is defined for keys of every length (RFC 2104 hashes long ones), so the
     // constructor's error case cannot happen; an empty key still yields a MAC.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
     mac.update(message);
     mac
 }
@@ -322,10 +277,7 @@ fn decode_object(part: &str) -> Result<Map<String, Value>, JwtError> {
 }
 
 fn parse_header(map: &Map<String, Value>) -> Result<Header, JwtError> {
-    let alg = map
-        .get("alg")
-        .and_then(Value::as_str)
-        .ok_or(JwtError::Malformed)?;
+    let alg = map.get("alg").and_then(Value::as_str).ok_or(JwtError::Malformed)?;
     if alg.eq_ignore_ascii_case("none") {
         return Err(JwtError::AlgNone);
     }
@@ -337,11 +289,7 @@ fn parse_header(map: &Map<String, Value>) -> Result<Header, JwtError> {
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(JwtError::Malformed),
     };
-    Ok(Header {
-        alg: alg.to_string(),
-        typ: text("typ")?,
-        kid: text("kid")?,
-    })
+    Ok(Header { alg: alg.to_string(), typ: text("typ")?, kid: text("kid")? })
 }
 
 #[cfg(test)]

@@ -14,14 +14,11 @@ pub mod random;
 pub mod secret;
 pub mod supabase;
 
-pub use encoding::{
-    DecodeError, base64_std, base64_std_decode, base64url, base64url_decode, hex, hex_decode,
-};
+pub use encoding::{DecodeError, base64_std, base64_std_decode, base64url, base64url_decode, hex, hex_decode};
 pub use jwk::{EcPrivateJwk, EcPublicJwk, JwkError};
 pub use jwks::{Jwk, Jwks, OctJwk};
 pub use jwt::{
-    Header, Jwt, JwtError, decode_unverified, sign_es256, sign_hs256, verify_es256, verify_hs256,
-    verify_with_jwks,
+    Header, Jwt, JwtError, decode_unverified, sign_es256, sign_hs256, verify_es256, verify_hs256, verify_with_jwks,
 };
 pub use random::{random_base64, random_base64url, random_bytes, random_hex, uuid_v4};
 pub use secret::{Secret, mask};

@@ -41,14 +41,7 @@ pub fn uuid_v4(rng: &mut dyn RngCore) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 #[cfg(test)]
@@ -62,10 +55,7 @@ mod tests {
     fn encodings_carry_the_requested_number_of_bytes() {
         let mut rng = StdRng::seed_from_u64(1);
         assert_eq!(random_bytes(&mut rng, 7).len(), 7);
-        assert_eq!(
-            hex_decode(random_hex(&mut rng, 32).expose()).unwrap().len(),
-            32
-        );
+        assert_eq!(hex_decode(random_hex(&mut rng, 32).expose()).unwrap().len(), 32);
         let b64 = random_base64(&mut rng, 48);
         assert_eq!(base64_std_decode(b64.expose()).unwrap().len(), 48);
         let url = random_base64url(&mut rng, 32);

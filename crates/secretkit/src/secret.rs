@@ -113,10 +113,7 @@ mod tests {
         assert_eq!(mask("0123456789abcde"), "•••• (15 chars)");
         // Characters, not bytes: a multi-byte value is cut on character boundaries.
         assert_eq!(mask("ééééééééééééééüü"), "éé…üü (16 chars)");
-        assert_eq!(
-            Secret::new("abcdefghijklmnopqr").masked(),
-            "ab…qr (18 chars)"
-        );
+        assert_eq!(Secret::new("abcdefghijklmnopqr").masked(), "ab…qr (18 chars)");
     }
 
     #[test]

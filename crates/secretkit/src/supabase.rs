@@ -5,10 +5,9 @@ mod opaque;
 mod self_hosted;
 
 pub use opaque::{
-    OpaqueKeyError, OpaqueKind, SELF_HOSTED_PROJECT_REF, check_opaque_key, generate_opaque_key,
-    parse_opaque_key,
+    OpaqueKeyError, OpaqueKind, SELF_HOSTED_PROJECT_REF, check_opaque_key, generate_opaque_key, parse_opaque_key,
 };
 pub use self_hosted::{
-    API_KEY_ISSUER, API_KEY_LIFETIME_SECS, ApiKeyClaims, KeygenError, SelfHostedKeys, jwt_jwks,
-    jwt_keys, sign_api_key_es256, sign_api_key_hs256,
+    API_KEY_ISSUER, API_KEY_LIFETIME_SECS, ApiKeyClaims, KeygenError, SelfHostedKeys, jwt_jwks, jwt_keys,
+    sign_api_key_es256, sign_api_key_hs256,
 };

@@ -4,13 +4,10 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use secretkit::supabase::{
-    SELF_HOSTED_PROJECT_REF, SelfHostedKeys, check_opaque_key, parse_opaque_key,
-};
+use secretkit::supabase::{SELF_HOSTED_PROJECT_REF, SelfHostedKeys, check_opaque_key, parse_opaque_key};
 use secretkit::{
-    EcPrivateJwk, EcPublicJwk, Jwk, Jwks, OctJwk, Secret, base64_std_decode, base64url,
-    base64url_decode, decode_unverified, hex_decode, sign_es256, sign_hs256, verify_es256,
-    verify_hs256, verify_with_jwks,
+    EcPrivateJwk, EcPublicJwk, Jwk, Jwks, OctJwk, Secret, base64_std_decode, base64url, base64url_decode,
+    decode_unverified, hex_decode, sign_es256, sign_hs256, verify_es256, verify_hs256, verify_with_jwks,
 };
 use serde_json::{Value, json};
 use std::fmt::{Debug, Display};
@@ -35,11 +32,7 @@ fn assert_clean(rendered: &[String], needles: &[&str]) {
     for text in rendered {
         for needle in needles {
             // The message says which check failed, never the text that held the needle.
-            assert!(
-                !text.contains(needle),
-                "a rendering contains a secret (needle {} chars)",
-                needle.len()
-            );
+            assert!(!text.contains(needle), "a rendering contains a secret (needle {} chars)", needle.len());
         }
     }
 }
@@ -79,16 +72,9 @@ fn tokens_never_render_their_signature() {
     let hs = sign_hs256(&json!({"role": "service_role"}), CANARY.as_bytes()).expect("signed");
     let es = sign_es256(&json!({"role": "service_role"}), &key).expect("signed");
     for token in [&hs, &es] {
-        let sig = token
-            .expose()
-            .rsplit('.')
-            .next()
-            .expect("a signature")
-            .to_string();
+        let sig = token.expose().rsplit('.').next().expect("a signature").to_string();
         let mut all = renderings(token);
-        all.extend(renderings(
-            &decode_unverified(token.expose()).expect("decodes"),
-        ));
+        all.extend(renderings(&decode_unverified(token.expose()).expect("decodes")));
         assert_clean(&all, &[&sig, token.expose()]);
     }
 }
@@ -96,8 +82,7 @@ fn tokens_never_render_their_signature() {
 #[test]
 fn generated_supabase_keys_never_render() {
     let jwt_secret = Secret::new(CANARY);
-    let keys =
-        SelfHostedKeys::generate(&mut StdRng::seed_from_u64(3), &jwt_secret, 0).expect("keys");
+    let keys = SelfHostedKeys::generate(&mut StdRng::seed_from_u64(3), &jwt_secret, 0).expect("keys");
     let values = [
         &keys.publishable_key,
         &keys.secret_key,
@@ -120,26 +105,10 @@ fn errors_never_echo_their_input() {
     let mut all = Vec::new();
     let tokens = [
         format!("{CANARY}.{CANARY}.{CANARY}"),
-        format!(
-            "{}.{}.c2ln",
-            b(&format!(r#"{{"alg":"{CANARY}"}}"#)),
-            b("{}")
-        ),
-        format!(
-            "{}.{}.c2ln",
-            b(r#"{"alg":"HS256"}"#),
-            b(&format!(r#"{{"exp":"{CANARY}"}}"#))
-        ),
-        format!(
-            "{}.{}.c2ln",
-            b(&format!(r#"{{"alg":"ES256","kid":"{CANARY}"}}"#)),
-            b("{}")
-        ),
-        format!(
-            "{}.{}.",
-            b(r#"{"alg":"none"}"#),
-            b(&format!(r#"{{"s":"{CANARY}"}}"#))
-        ),
+        format!("{}.{}.c2ln", b(&format!(r#"{{"alg":"{CANARY}"}}"#)), b("{}")),
+        format!("{}.{}.c2ln", b(r#"{"alg":"HS256"}"#), b(&format!(r#"{{"exp":"{CANARY}"}}"#))),
+        format!("{}.{}.c2ln", b(&format!(r#"{{"alg":"ES256","kid":"{CANARY}"}}"#)), b("{}")),
+        format!("{}.{}.", b(r#"{"alg":"none"}"#), b(&format!(r#"{{"s":"{CANARY}"}}"#))),
     ];
     for token in &tokens {
         for result in [
@@ -160,36 +129,20 @@ fn errors_never_echo_their_input() {
     ];
     for text in &jwks {
         all.extend(error_renderings(&Jwks::parse(text).expect_err("refused")));
-        all.extend(error_renderings(
-            &EcPrivateJwk::from_json(text).expect_err("refused"),
-        ));
-        all.extend(error_renderings(
-            &EcPublicJwk::from_json(text).expect_err("refused"),
-        ));
+        all.extend(error_renderings(&EcPrivateJwk::from_json(text).expect_err("refused")));
+        all.extend(error_renderings(&EcPublicJwk::from_json(text).expect_err("refused")));
     }
     let mut with_d: Value = serde_json::from_str(key.to_json().expose()).expect("JSON");
     with_d["d"] = Value::from(CANARY);
-    all.extend(error_renderings(
-        &EcPrivateJwk::from_json(&with_d.to_string()).expect_err("bad d"),
-    ));
-    all.extend(error_renderings(
-        &key.clone()
-            .with_kid(format!("{CANARY} $"))
-            .expect_err("bad kid"),
-    ));
+    all.extend(error_renderings(&EcPrivateJwk::from_json(&with_d.to_string()).expect_err("bad d")));
+    all.extend(error_renderings(&key.clone().with_kid(format!("{CANARY} $")).expect_err("bad kid")));
     for bad in [format!("{CANARY}!"), format!("{CANARY}=")] {
         all.extend(error_renderings(&hex_decode(&bad).expect_err("refused")));
-        all.extend(error_renderings(
-            &base64url_decode(&bad).expect_err("refused"),
-        ));
-        all.extend(error_renderings(
-            &base64_std_decode(&bad).expect_err("refused"),
-        ));
+        all.extend(error_renderings(&base64url_decode(&bad).expect_err("refused")));
+        all.extend(error_renderings(&base64_std_decode(&bad).expect_err("refused")));
     }
     for bad in [format!("sb_secret_{CANARY}"), format!("sb_x_{CANARY}")] {
-        all.extend(error_renderings(
-            &parse_opaque_key(&bad).expect_err("refused"),
-        ));
+        all.extend(error_renderings(&parse_opaque_key(&bad).expect_err("refused")));
     }
     // Well-formed, so only the checksum refuses it.
     let shaped = "sb_secret_canary-7d1f3a9b5c2e4f6_8a1bcdef";

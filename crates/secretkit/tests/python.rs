@@ -11,8 +11,7 @@ use common::python;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use secretkit::supabase::{
-    OpaqueKind, SELF_HOSTED_PROJECT_REF, SelfHostedKeys, check_opaque_key, generate_opaque_key,
-    sign_api_key_hs256,
+    OpaqueKind, SELF_HOSTED_PROJECT_REF, SelfHostedKeys, check_opaque_key, generate_opaque_key, sign_api_key_hs256,
 };
 use secretkit::{EcPrivateJwk, Secret, sign_hs256, verify_hs256};
 use serde_json::json;
@@ -55,33 +54,21 @@ fn python_recomputes_the_checksum_of_our_opaque_keys() {
     }
     let verdicts = python(&format!("{PRELUDE}{CHECK_OPAQUE}"), &lines.join("\n"));
     assert_eq!(verdicts.lines().count(), lines.len());
-    assert!(
-        verdicts.lines().all(|v| v == "ok"),
-        "python refused a key: {verdicts}"
-    );
+    assert!(verdicts.lines().all(|v| v == "ok"), "python refused a key: {verdicts}");
     // A key checked under another project ref must fail in Python too.
     let wrong = lines[0].replacen(SELF_HOSTED_PROJECT_REF, "another-ref", 1);
-    assert_eq!(
-        python(&format!("{PRELUDE}{CHECK_OPAQUE}"), &wrong).trim(),
-        "bad"
-    );
+    assert_eq!(python(&format!("{PRELUDE}{CHECK_OPAQUE}"), &wrong).trim(), "bad");
 }
 
 #[test]
 fn keys_python_makes_from_the_recipe_check_here() {
-    let keys = Secret::new(python(
-        &format!("{PRELUDE}{MAKE_OPAQUE}"),
-        SELF_HOSTED_PROJECT_REF,
-    ));
+    let keys = Secret::new(python(&format!("{PRELUDE}{MAKE_OPAQUE}"), SELF_HOSTED_PROJECT_REF));
     let keys: Vec<&str> = keys.expose().lines().collect();
     assert_eq!(keys.len(), 16);
     for (i, key) in keys.iter().enumerate() {
         let kind = check_opaque_key(key, SELF_HOSTED_PROJECT_REF);
         assert!(kind.is_ok(), "python key {i} refused: {kind:?}");
-        assert!(
-            check_opaque_key(key, "other-project").is_err(),
-            "python key {i} checks anywhere"
-        );
+        assert!(check_opaque_key(key, "other-project").is_err(), "python key {i} checks anywhere");
     }
 }
 
@@ -111,21 +98,12 @@ fn hs256_agrees_with_python_both_ways() {
         sign_hs256(&json!({"role": "anon"}), jwt_secret.expose().as_bytes()).expect("signed"),
         sign_api_key_hs256("service_role", &jwt_secret, 1_767_225_600).expect("signed"),
     ];
-    let input: Vec<String> = ours
-        .iter()
-        .map(|t| format!("{key}\t{}", t.expose()))
-        .collect();
+    let input: Vec<String> = ours.iter().map(|t| format!("{key}\t{}", t.expose())).collect();
     let verdicts = python(&format!("{PRELUDE}{VERIFY_HS256}"), &input.join("\n"));
     assert_eq!(verdicts.lines().collect::<Vec<_>>(), ["ok", "ok"]);
-    let theirs = Secret::new(python(
-        &format!("{PRELUDE}{SIGN_HS256}"),
-        jwt_secret.expose(),
-    ));
+    let theirs = Secret::new(python(&format!("{PRELUDE}{SIGN_HS256}"), jwt_secret.expose()));
     let jwt = verify_hs256(theirs.expose().trim(), jwt_secret.expose().as_bytes(), 0);
-    assert_eq!(
-        jwt.expect("python's token verifies").claim_str("role"),
-        Some("anon")
-    );
+    assert_eq!(jwt.expect("python's token verifies").claim_str("role"), Some("anon"));
 }
 
 const THUMBPRINT: &str = r#"
@@ -137,9 +115,8 @@ for line in sys.stdin.read().splitlines():
 
 #[test]
 fn thumbprints_agree_with_python() {
-    let keys: Vec<EcPrivateJwk> = (0..6)
-        .map(|s| EcPrivateJwk::generate(&mut StdRng::seed_from_u64(s)).expect("a key"))
-        .collect();
+    let keys: Vec<EcPrivateJwk> =
+        (0..6).map(|s| EcPrivateJwk::generate(&mut StdRng::seed_from_u64(s)).expect("a key")).collect();
     let input: Vec<String> = keys.iter().map(|k| k.public().to_json()).collect();
     let theirs = python(&format!("{PRELUDE}{THUMBPRINT}"), &input.join("\n"));
     let ours: Vec<String> = keys.iter().map(|k| k.public().thumbprint()).collect();
@@ -176,17 +153,9 @@ fn the_self_hosted_configuration_has_the_layout_python_expects() {
     let jwt_secret = Secret::new("self-hosted-jwt-secret-with-at-least-32-characters");
     let mut rng = StdRng::seed_from_u64(7);
     let keys = SelfHostedKeys::generate(&mut rng, &jwt_secret, 1_767_225_600).expect("keys");
-    let input = [
-        &jwt_secret,
-        &keys.jwt_keys,
-        &keys.jwt_jwks,
-        &keys.anon_key_asymmetric,
-        &keys.service_role_key_asymmetric,
-    ]
-    .map(Secret::expose)
-    .join("\n");
-    assert_eq!(
-        python(&format!("{PRELUDE}{CHECK_SELF_HOSTED}"), &input).trim(),
-        "ok"
-    );
+    let input =
+        [&jwt_secret, &keys.jwt_keys, &keys.jwt_jwks, &keys.anon_key_asymmetric, &keys.service_role_key_asymmetric]
+            .map(Secret::expose)
+            .join("\n");
+    assert_eq!(python(&format!("{PRELUDE}{CHECK_SELF_HOSTED}"), &input).trim(), "ok");
 }

@@ -22,11 +22,7 @@ impl EcKey {
             return Err(JwkError::UnsupportedKey);
         }
         raw.check_metadata()?;
-        let public = EcPublicJwk {
-            kid: raw.kid,
-            key_ops: raw.key_ops,
-            key: point(&raw.x, &raw.y)?,
-        };
+        let public = EcPublicJwk { kid: raw.kid, key_ops: raw.key_ops, key: point(&raw.x, &raw.y)? };
         let Some(d) = raw.d else {
             return Ok(EcKey::Public(public));
         };
@@ -36,11 +32,7 @@ impl EcKey {
         }
         let kid = public.kid.ok_or(JwkError::MissingField("kid"))?;
         let key_ops = public.key_ops.unwrap_or_default();
-        Ok(EcKey::Private(EcPrivateJwk {
-            kid,
-            key_ops,
-            secret,
-        }))
+        Ok(EcKey::Private(EcPrivateJwk { kid, key_ops, secret }))
     }
 }
 
@@ -148,8 +140,7 @@ fn point(x: &Option<String>, y: &Option<String>) -> Result<PublicKey, JwkError> 
 
 /// RFC 7518 section 6.2.1.2: a coordinate is exactly the field size, 32 bytes for P-256.
 fn coordinate(value: Option<&str>, name: &'static str) -> Result<Vec<u8>, JwkError> {
-    let bytes = base64url_decode(value.ok_or(JwkError::MissingField(name))?)
-        .map_err(|_| JwkError::BadField(name))?;
+    let bytes = base64url_decode(value.ok_or(JwkError::MissingField(name))?).map_err(|_| JwkError::BadField(name))?;
     if bytes.len() != 32 {
         return Err(JwkError::BadField(name));
     }

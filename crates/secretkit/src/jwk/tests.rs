@@ -20,15 +20,8 @@ fn json(text: &str) -> Value {
 fn generated_private_jwk_has_supabase_fields_in_supabase_order() {
     let key = generated(1);
     let text = key.to_json();
-    let order: Vec<&str> = [
-        "kty", "kid", "use", "key_ops", "alg", "ext", "crv", "x", "y", "d",
-    ]
-    .into_iter()
-    .collect();
-    let positions: Vec<usize> = order
-        .iter()
-        .map(|f| text.expose().find(&format!("\"{f}\"")).unwrap())
-        .collect();
+    let order: Vec<&str> = ["kty", "kid", "use", "key_ops", "alg", "ext", "crv", "x", "y", "d"].into_iter().collect();
+    let positions: Vec<usize> = order.iter().map(|f| text.expose().find(&format!("\"{f}\"")).unwrap()).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     let v = json(text.expose());
     assert_eq!(v["kty"], "EC");
@@ -71,10 +64,7 @@ fn a_published_private_key_parses_and_its_point_checks() {
     assert_eq!(key.kid(), "rfc7515-a3");
     // No key_ops in the input: the key is not marked as a signing key.
     assert!(!key.is_signing_key());
-    assert_eq!(
-        key.public().coordinates().0,
-        "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"
-    );
+    assert_eq!(key.public().coordinates().0, "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU");
 }
 
 #[test]
@@ -82,25 +72,16 @@ fn inconsistent_or_invalid_keys_are_refused() {
     let mut v = json(RFC_A3_PRIVATE);
     let other = json(generated(4).to_json().expose());
     v["d"] = other["d"].clone();
-    assert_eq!(
-        EcPrivateJwk::from_json(&v.to_string()).unwrap_err(),
-        JwkError::PublicKeyMismatch
-    );
+    assert_eq!(EcPrivateJwk::from_json(&v.to_string()).unwrap_err(), JwkError::PublicKeyMismatch);
 
     let mut v = json(RFC_A3_PRIVATE);
     v["y"] = v["x"].clone();
-    assert_eq!(
-        EcPrivateJwk::from_json(&v.to_string()).unwrap_err(),
-        JwkError::NotOnCurve
-    );
+    assert_eq!(EcPrivateJwk::from_json(&v.to_string()).unwrap_err(), JwkError::NotOnCurve);
 
     let order = "_____wAAAAD__________7zm-q2nF56E87nKwvxjJVE"; // n itself: not below n
     let mut v = json(RFC_A3_PRIVATE);
     v["d"] = Value::from(order);
-    assert_eq!(
-        EcPrivateJwk::from_json(&v.to_string()).unwrap_err(),
-        JwkError::BadPrivateScalar
-    );
+    assert_eq!(EcPrivateJwk::from_json(&v.to_string()).unwrap_err(), JwkError::BadPrivateScalar);
 
     let cases: [(&str, Value, JwkError); 8] = [
         ("crv", Value::from("P-384"), JwkError::UnsupportedKey),
@@ -119,45 +100,25 @@ fn inconsistent_or_invalid_keys_are_refused() {
         } else {
             v[field] = value;
         }
-        assert_eq!(
-            EcPrivateJwk::from_json(&v.to_string()).unwrap_err(),
-            want,
-            "{field}"
-        );
+        assert_eq!(EcPrivateJwk::from_json(&v.to_string()).unwrap_err(), want, "{field}");
     }
     assert_eq!(EcPrivateJwk::from_json("{").unwrap_err(), JwkError::Json);
-    assert_eq!(
-        EcPrivateJwk::from_json(r#"{"kty":"EC","crv":"P-256","x":5}"#).unwrap_err(),
-        JwkError::Json
-    );
+    assert_eq!(EcPrivateJwk::from_json(r#"{"kty":"EC","crv":"P-256","x":5}"#).unwrap_err(), JwkError::Json);
 }
 
 #[test]
 fn private_material_is_refused_where_a_public_key_belongs() {
-    assert_eq!(
-        EcPublicJwk::from_json(RFC_A3_PRIVATE).unwrap_err(),
-        JwkError::PrivateKeyMaterial
-    );
+    assert_eq!(EcPublicJwk::from_json(RFC_A3_PRIVATE).unwrap_err(), JwkError::PrivateKeyMaterial);
     let public = generated(5).public().to_json();
-    assert_eq!(
-        EcPrivateJwk::from_json(&public).unwrap_err(),
-        JwkError::MissingField("d")
-    );
+    assert_eq!(EcPrivateJwk::from_json(&public).unwrap_err(), JwkError::MissingField("d"));
 }
 
 #[test]
 fn kids_can_be_chosen_or_derived_from_the_key() {
     let key = generated(6);
-    assert_eq!(
-        key.clone().with_kid("2026-rotation_1.a").unwrap().kid(),
-        "2026-rotation_1.a"
-    );
+    assert_eq!(key.clone().with_kid("2026-rotation_1.a").unwrap().kid(), "2026-rotation_1.a");
     for bad in ["", "has space", "quote\"", "dollar$", &"x".repeat(129)] {
-        assert_eq!(
-            key.clone().with_kid(bad).unwrap_err(),
-            JwkError::BadKid,
-            "{bad:?}"
-        );
+        assert_eq!(key.clone().with_kid(bad).unwrap_err(), JwkError::BadKid, "{bad:?}");
     }
     let by_thumbprint = key.clone().with_thumbprint_kid();
     assert_eq!(by_thumbprint.kid(), key.public().thumbprint());
@@ -169,10 +130,7 @@ fn thumbprint_of_the_rfc_key_is_the_published_one() {
     // The RFC 7638 thumbprint other JOSE libraries print for RFC 7515 A.3's key; the
     // independent tests recompute it from scratch with Python's hashlib as well.
     let key = EcPrivateJwk::from_json(RFC_A3_PRIVATE).unwrap();
-    assert_eq!(
-        key.public().thumbprint(),
-        "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U"
-    );
+    assert_eq!(key.public().thumbprint(), "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U");
 }
 
 #[test]
@@ -180,10 +138,7 @@ fn thumbprint_depends_on_the_point_only() {
     let key = generated(7);
     let renamed = key.clone().with_kid("other").unwrap();
     assert_eq!(key.public().thumbprint(), renamed.public().thumbprint());
-    assert_ne!(
-        key.public().thumbprint(),
-        generated(8).public().thumbprint()
-    );
+    assert_ne!(key.public().thumbprint(), generated(8).public().thumbprint());
     assert!(key.public().same_key(&renamed.public()));
     assert_ne!(key.public(), renamed.public(), "kid differs");
 }
@@ -204,19 +159,13 @@ fn generation_is_repeatable_from_a_seed_and_fails_on_a_stuck_generator() {
             dest.fill(0);
         }
     }
-    assert_eq!(
-        EcPrivateJwk::generate(&mut Stuck).unwrap_err(),
-        JwkError::RngFailure
-    );
+    assert_eq!(EcPrivateJwk::generate(&mut Stuck).unwrap_err(), JwkError::RngFailure);
 }
 
 #[test]
 fn debug_of_a_private_key_names_it_without_its_scalar() {
     let key = generated(11);
-    let d = json(key.to_json().expose())["d"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let d = json(key.to_json().expose())["d"].as_str().unwrap().to_string();
     let debug = format!("{key:?}");
     assert!(debug.contains(key.kid()) && !debug.contains(&d), "{debug}");
 }

@@ -35,39 +35,24 @@ fn the_symmetric_key_is_the_jwt_secret_text_as_supabase_writes_it() {
     let oct = OctJwk::from_jwt_secret(&secret);
     assert_eq!(oct.key_bytes().as_slice(), b"text+not/decoded=");
     let set = Jwks::new(vec![Jwk::Oct(oct)]);
-    assert_eq!(
-        set.to_json().expose(),
-        r#"{"keys":[{"kty":"oct","k":"dGV4dCtub3QvZGVjb2RlZD0","alg":"HS256"}]}"#
-    );
+    assert_eq!(set.to_json().expose(), r#"{"keys":[{"kty":"oct","k":"dGV4dCtub3QvZGVjb2RlZD0","alg":"HS256"}]}"#);
 }
 
 #[test]
 fn the_public_view_has_only_public_ec_keys() {
     let (old, new, set) = rotation_set();
     let public = set.to_public_json();
-    assert!(
-        !public.contains("\"d\"") && !public.contains("\"k\""),
-        "{public}"
-    );
+    assert!(!public.contains("\"d\"") && !public.contains("\"k\""), "{public}");
     let parsed = Jwks::parse_public(&public).unwrap();
-    assert_eq!(
-        parsed.keys,
-        vec![Jwk::EcPublic(new.public()), Jwk::EcPublic(old.public())]
-    );
+    assert_eq!(parsed.keys, vec![Jwk::EcPublic(new.public()), Jwk::EcPublic(old.public())]);
 }
 
 #[test]
 fn parse_public_refuses_private_and_symmetric_keys() {
     let (_, new, set) = rotation_set();
-    assert_eq!(
-        Jwks::parse_public(set.to_json().expose()).unwrap_err(),
-        JwkError::PrivateKeyMaterial
-    );
+    assert_eq!(Jwks::parse_public(set.to_json().expose()).unwrap_err(), JwkError::PrivateKeyMaterial);
     let only_private = Jwks::new(vec![Jwk::EcPrivate(new)]);
-    assert_eq!(
-        Jwks::parse_public(only_private.to_json().expose()).unwrap_err(),
-        JwkError::PrivateKeyMaterial
-    );
+    assert_eq!(Jwks::parse_public(only_private.to_json().expose()).unwrap_err(), JwkError::PrivateKeyMaterial);
 }
 
 #[test]
@@ -83,10 +68,7 @@ fn unknown_key_types_are_skipped_and_broken_known_ones_refused() {
     let no_k = r#"[{"kty":"oct","alg":"HS256"}]"#;
     assert_eq!(Jwks::parse(no_k).unwrap_err(), JwkError::MissingField("k"));
     let wrong_alg = r#"[{"kty":"oct","k":"AAAA","alg":"HS512"}]"#;
-    assert_eq!(
-        Jwks::parse(wrong_alg).unwrap_err(),
-        JwkError::BadField("alg")
-    );
+    assert_eq!(Jwks::parse(wrong_alg).unwrap_err(), JwkError::BadField("alg"));
     assert_eq!(Jwks::parse(r#"{"other":[]}"#).unwrap_err(), JwkError::Json);
     assert_eq!(Jwks::parse("").unwrap_err(), JwkError::Json);
 }
@@ -97,15 +79,9 @@ fn a_set_is_checked_for_the_public_half_of_a_private_key() {
     let public = Jwks::parse(&set.to_public_json()).unwrap();
     assert_eq!(public.check_has_public_of(&new), Ok(()));
     assert_eq!(public.check_has_public_of(&old), Ok(()));
-    assert_eq!(
-        public.check_has_public_of(&generated(3)),
-        Err(JwkError::KidNotFound)
-    );
+    assert_eq!(public.check_has_public_of(&generated(3)), Err(JwkError::KidNotFound));
     let impostor = generated(3).with_kid(new.kid()).unwrap();
-    assert_eq!(
-        public.check_has_public_of(&impostor),
-        Err(JwkError::DifferentKey)
-    );
+    assert_eq!(public.check_has_public_of(&impostor), Err(JwkError::DifferentKey));
 }
 
 #[test]

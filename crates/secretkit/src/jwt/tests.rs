@@ -29,11 +29,7 @@ fn b64(json: &str) -> String {
 
 #[test]
 fn hs256_round_trip_and_claims() {
-    let t = sign_hs256(
-        &json!({"role": "anon", "iss": "supabase", "exp": 2_000_000_000u64}),
-        KEY,
-    )
-    .unwrap();
+    let t = sign_hs256(&json!({"role": "anon", "iss": "supabase", "exp": 2_000_000_000u64}), KEY).unwrap();
     let jwt = verify_hs256(t.expose(), KEY, 1_700_000_000).unwrap();
     assert_eq!(jwt.claim_str("role"), Some("anon"));
     assert_eq!(jwt.exp(), Some(2_000_000_000));
@@ -47,53 +43,31 @@ fn supabase_demo_key_verifies_with_the_demo_secret_text() {
     jwt.verify_hs256(DEMO_SECRET.as_bytes()).unwrap();
     assert_eq!(jwt.claim_str("iss"), Some("supabase-demo"));
     assert_eq!(jwt.iat(), Some(1_641_769_200));
-    assert_eq!(
-        verify_hs256(DEMO_ANON, DEMO_SECRET.as_bytes(), 1_799_535_600).unwrap_err(),
-        JwtError::Expired
-    );
+    assert_eq!(verify_hs256(DEMO_ANON, DEMO_SECRET.as_bytes(), 1_799_535_600).unwrap_err(), JwtError::Expired);
 }
 
 #[test]
 fn hs256_refuses_another_key_and_tampering() {
-    let t = sign_hs256(
-        &json!({"role": "anon"}),
-        b"another-secret-entirely-000000000000",
-    )
-    .unwrap();
-    assert_eq!(
-        verify_hs256(t.expose(), KEY, 0).unwrap_err(),
-        JwtError::BadSignature
-    );
+    let t = sign_hs256(&json!({"role": "anon"}), b"another-secret-entirely-000000000000").unwrap();
+    assert_eq!(verify_hs256(t.expose(), KEY, 0).unwrap_err(), JwtError::BadSignature);
     let t = sign_hs256(&json!({"role": "anon"}), KEY).unwrap();
     let mut parts: Vec<&str> = t.expose().split('.').collect();
     let forged = b64(r#"{"role":"service_role"}"#);
     parts[1] = &forged;
-    assert_eq!(
-        verify_hs256(&parts.join("."), KEY, 0).unwrap_err(),
-        JwtError::BadSignature
-    );
+    assert_eq!(verify_hs256(&parts.join("."), KEY, 0).unwrap_err(), JwtError::BadSignature);
 }
 
 #[test]
 fn times_are_checked_against_now() {
     let t = sign_hs256(&json!({"exp": 10, "nbf": 5}), KEY).unwrap();
-    assert_eq!(
-        verify_hs256(t.expose(), KEY, 4).unwrap_err(),
-        JwtError::NotYetValid
-    );
+    assert_eq!(verify_hs256(t.expose(), KEY, 4).unwrap_err(), JwtError::NotYetValid);
     assert!(verify_hs256(t.expose(), KEY, 9).is_ok());
-    assert_eq!(
-        verify_hs256(t.expose(), KEY, 10).unwrap_err(),
-        JwtError::Expired
-    );
+    assert_eq!(verify_hs256(t.expose(), KEY, 10).unwrap_err(), JwtError::Expired);
     // Fractional NumericDates are allowed by RFC 7519; a string is not a date.
     let t = sign_hs256(&json!({"exp": 10.5}), KEY).unwrap();
     assert!(verify_hs256(t.expose(), KEY, 10).is_ok());
     let t = sign_hs256(&json!({"exp": "tomorrow"}), KEY).unwrap();
-    assert_eq!(
-        verify_hs256(t.expose(), KEY, 0).unwrap_err(),
-        JwtError::Malformed
-    );
+    assert_eq!(verify_hs256(t.expose(), KEY, 0).unwrap_err(), JwtError::Malformed);
     let t = sign_hs256(&json!({}), KEY).unwrap();
     assert!(verify_hs256(t.expose(), KEY, u64::MAX).is_ok());
 }
@@ -104,11 +78,7 @@ fn alg_none_is_refused_in_any_case_with_or_without_a_signature() {
         let header = b64(&format!(r#"{{"alg":"{alg}"}}"#));
         for sig in ["", "c2ln"] {
             let token = format!("{header}.{}.{sig}", b64(r#"{"role":"anon"}"#));
-            assert_eq!(
-                decode_unverified(&token).unwrap_err(),
-                JwtError::AlgNone,
-                "{alg} {sig:?}"
-            );
+            assert_eq!(decode_unverified(&token).unwrap_err(), JwtError::AlgNone, "{alg} {sig:?}");
         }
     }
 }
@@ -124,7 +94,7 @@ fn malformed_tokens_are_refused() {
         format!("{h}.{p}."),     // empty signature
         format!("{h}=.{p}.{s}"), // padding
         format!("{h}.{p}.c2ln="),
-        format!("{}.{p}.{s}", b64("[1]")), // header not an object
+        format!("{}.{p}.{s}", b64("[1]")),              // header not an object
         format!("{}.{p}.{s}", b64(r#"{"typ":"JWT"}"#)), // no alg
         format!("{}.{p}.{s}", b64(r#"{"alg":7}"#)),
         format!("{}.{p}.{s}", b64(r#"{"alg":"HS256","kid":7}"#)),
@@ -134,29 +104,16 @@ fn malformed_tokens_are_refused() {
         format!(" {h}.{p}.{s}"),
     ];
     for token in &cases {
-        assert_eq!(
-            decode_unverified(token).unwrap_err(),
-            JwtError::Malformed,
-            "{token:?}"
-        );
+        assert_eq!(decode_unverified(token).unwrap_err(), JwtError::Malformed, "{token:?}");
     }
     let crit = format!("{}.{p}.{s}", b64(r#"{"alg":"HS256","crit":["exp"]}"#));
-    assert_eq!(
-        decode_unverified(&crit).unwrap_err(),
-        JwtError::UnsupportedCritical
-    );
+    assert_eq!(decode_unverified(&crit).unwrap_err(), JwtError::UnsupportedCritical);
 }
 
 #[test]
 fn claims_to_sign_must_be_an_object() {
-    assert_eq!(
-        sign_hs256(&json!([1]), KEY).unwrap_err(),
-        JwtError::ClaimsNotObject
-    );
-    assert_eq!(
-        sign_es256(&"text", &key_pair(1)).unwrap_err(),
-        JwtError::ClaimsNotObject
-    );
+    assert_eq!(sign_hs256(&json!([1]), KEY).unwrap_err(), JwtError::ClaimsNotObject);
+    assert_eq!(sign_es256(&"text", &key_pair(1)).unwrap_err(), JwtError::ClaimsNotObject);
 }
 
 #[test]
@@ -176,22 +133,13 @@ fn es256_refuses_other_keys_kids_and_der_signatures() {
     let t = sign_es256(&json!({"role": "anon"}), &key).unwrap();
     // Another key under the token's kid: the signature decides.
     let impostor = other.clone().with_kid(key.kid()).unwrap();
-    assert_eq!(
-        verify_es256(t.expose(), &impostor.public(), 0).unwrap_err(),
-        JwtError::BadSignature
-    );
-    assert_eq!(
-        verify_es256(t.expose(), &other.public(), 0).unwrap_err(),
-        JwtError::NoKeyForKid
-    );
+    assert_eq!(verify_es256(t.expose(), &impostor.public(), 0).unwrap_err(), JwtError::BadSignature);
+    assert_eq!(verify_es256(t.expose(), &other.public(), 0).unwrap_err(), JwtError::NoKeyForKid);
     let (input, sig) = t.expose().rsplit_once('.').unwrap();
     let sig = base64url_decode(sig).unwrap();
     let der = p256::ecdsa::Signature::from_slice(&sig).unwrap().to_der();
     let der_token = format!("{input}.{}", base64url(der.as_bytes()));
-    assert_eq!(
-        verify_es256(&der_token, &key.public(), 0).unwrap_err(),
-        JwtError::BadSignature
-    );
+    assert_eq!(verify_es256(&der_token, &key.public(), 0).unwrap_err(), JwtError::BadSignature);
 }
 
 #[test]
@@ -200,16 +148,10 @@ fn algorithm_confusion_is_refused() {
     let es = sign_es256(&json!({}), &key).unwrap();
     // An ES256 token checked as HS256 (with the public key's JSON as the "secret").
     let public_json = key.public().to_json();
-    assert_eq!(
-        verify_hs256(es.expose(), public_json.as_bytes(), 0).unwrap_err(),
-        JwtError::UnsupportedAlgorithm
-    );
+    assert_eq!(verify_hs256(es.expose(), public_json.as_bytes(), 0).unwrap_err(), JwtError::UnsupportedAlgorithm);
     // An HS256 token keyed with the public key's JSON, checked as ES256.
     let hs = sign_hs256(&json!({}), public_json.as_bytes()).unwrap();
-    assert_eq!(
-        verify_es256(hs.expose(), &key.public(), 0).unwrap_err(),
-        JwtError::UnsupportedAlgorithm
-    );
+    assert_eq!(verify_es256(hs.expose(), &key.public(), 0).unwrap_err(), JwtError::UnsupportedAlgorithm);
 }
 
 #[test]
@@ -217,16 +159,10 @@ fn rfc_7515_a3_vector_verifies_and_a_flipped_bit_does_not() {
     let key = EcPublicJwk::from_json(RFC_A3_KEY).unwrap();
     let jwt = verify_es256(RFC_A3_TOKEN, &key, 1_300_819_379).unwrap();
     assert_eq!(jwt.claim_str("iss"), Some("joe"));
-    assert_eq!(
-        verify_es256(RFC_A3_TOKEN, &key, 1_300_819_380).unwrap_err(),
-        JwtError::Expired
-    );
+    assert_eq!(verify_es256(RFC_A3_TOKEN, &key, 1_300_819_380).unwrap_err(), JwtError::Expired);
     let mut flipped = RFC_A3_TOKEN.to_string();
     flipped.replace_range(flipped.len() - 2.., "1A");
-    assert_eq!(
-        verify_es256(&flipped, &key, 0).unwrap_err(),
-        JwtError::BadSignature
-    );
+    assert_eq!(verify_es256(&flipped, &key, 0).unwrap_err(), JwtError::BadSignature);
 }
 
 #[test]
@@ -245,20 +181,11 @@ fn jwks_verification_picks_the_key_by_kid_and_keeps_retired_keys() {
     // Legacy HS256 tokens carry no kid and find the symmetric key without one.
     verify_with_jwks(DEMO_ANON, &set, 0).unwrap();
     let stranger = sign_es256(&json!({}), &key_pair(8)).unwrap();
-    assert_eq!(
-        verify_with_jwks(stranger.expose(), &set, 0).unwrap_err(),
-        JwtError::NoKeyForKid
-    );
+    assert_eq!(verify_with_jwks(stranger.expose(), &set, 0).unwrap_err(), JwtError::NoKeyForKid);
     let forged = sign_es256(&json!({}), &key_pair(8).with_kid(new.kid()).unwrap()).unwrap();
-    assert_eq!(
-        verify_with_jwks(forged.expose(), &set, 0).unwrap_err(),
-        JwtError::BadSignature
-    );
+    assert_eq!(verify_with_jwks(forged.expose(), &set, 0).unwrap_err(), JwtError::BadSignature);
     let public_only = Jwks::parse(&set.to_public_json()).unwrap();
-    assert_eq!(
-        verify_with_jwks(DEMO_ANON, &public_only, 0).unwrap_err(),
-        JwtError::NoKeyForKid
-    );
+    assert_eq!(verify_with_jwks(DEMO_ANON, &public_only, 0).unwrap_err(), JwtError::NoKeyForKid);
 }
 
 #[test]
@@ -266,10 +193,7 @@ fn jwks_verification_needs_a_kid_and_a_key_allowed_to_verify() {
     let key = key_pair(9);
     let no_kid = format!("{}.{}.c2ln", b64(r#"{"alg":"ES256"}"#), b64("{}"));
     let set = Jwks::new(vec![Jwk::EcPublic(key.public())]);
-    assert_eq!(
-        verify_with_jwks(&no_kid, &set, 0).unwrap_err(),
-        JwtError::MissingKid
-    );
+    assert_eq!(verify_with_jwks(&no_kid, &set, 0).unwrap_err(), JwtError::MissingKid);
     let sign_only = format!(
         r#"{{"keys":[{{"kty":"EC","crv":"P-256","kid":"{}","key_ops":["sign"],"x":"{}","y":"{}"}}]}}"#,
         key.kid(),
@@ -278,15 +202,9 @@ fn jwks_verification_needs_a_kid_and_a_key_allowed_to_verify() {
     );
     let t = sign_es256(&json!({}), &key).unwrap();
     let set = Jwks::parse(&sign_only).unwrap();
-    assert_eq!(
-        verify_with_jwks(t.expose(), &set, 0).unwrap_err(),
-        JwtError::NoKeyForKid
-    );
+    assert_eq!(verify_with_jwks(t.expose(), &set, 0).unwrap_err(), JwtError::NoKeyForKid);
     let rs = format!("{}.{}.c2ln", b64(r#"{"alg":"RS256","kid":"k"}"#), b64("{}"));
-    assert_eq!(
-        verify_with_jwks(&rs, &set, 0).unwrap_err(),
-        JwtError::UnsupportedAlgorithm
-    );
+    assert_eq!(verify_with_jwks(&rs, &set, 0).unwrap_err(), JwtError::UnsupportedAlgorithm);
 }
 
 #[test]

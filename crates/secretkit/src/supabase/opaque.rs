@@ -43,9 +43,7 @@ impl OpaqueKind {
 
     /// The kind whose prefix `key` starts with.
     pub fn of(key: &str) -> Option<Self> {
-        [OpaqueKind::Publishable, OpaqueKind::Secret]
-            .into_iter()
-            .find(|kind| key.starts_with(kind.prefix()))
+        [OpaqueKind::Publishable, OpaqueKind::Secret].into_iter().find(|kind| key.starts_with(kind.prefix()))
     }
 }
 
@@ -66,9 +64,7 @@ pub enum OpaqueKeyError {
 impl fmt::Display for OpaqueKeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            OpaqueKeyError::UnknownPrefix => {
-                "the key starts with neither sb_publishable_ nor sb_secret_"
-            }
+            OpaqueKeyError::UnknownPrefix => "the key starts with neither sb_publishable_ nor sb_secret_",
             OpaqueKeyError::BadShape => "the key is not <prefix><22 characters>_<8 characters>",
             OpaqueKeyError::BadAlphabet => "the key has a character outside URL-safe base64",
             OpaqueKeyError::ChecksumMismatch => "the key's checksum does not match the project ref",
@@ -113,10 +109,7 @@ fn split(key: &str) -> Result<(OpaqueKind, &str, &str), OpaqueKeyError> {
         return Err(OpaqueKeyError::BadShape);
     }
     let (random, checksum) = (&rest[..RANDOM_CHARS], &rest[RANDOM_CHARS + 1..]);
-    let url_safe = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
+    let url_safe = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !url_safe(random) || !url_safe(checksum) {
         return Err(OpaqueKeyError::BadAlphabet);
     }
@@ -124,11 +117,8 @@ fn split(key: &str) -> Result<(OpaqueKind, &str, &str), OpaqueKeyError> {
 }
 
 fn checksum(project_ref: &str, body: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(project_ref.as_bytes())
-        .chain_update(b"|")
-        .chain_update(body.as_bytes())
-        .finalize();
+    let digest =
+        Sha256::new().chain_update(project_ref.as_bytes()).chain_update(b"|").chain_update(body.as_bytes()).finalize();
     // 6 bytes are 48 bits, exactly 8 base64 characters: the same as cutting the digest's
     // full encoding after 8 characters.
     base64url(&digest[..6])
@@ -149,10 +139,7 @@ mod tests {
             assert_eq!(k.len(), kind.prefix().len() + 31);
             assert_eq!(parse_opaque_key(k), Ok(kind));
             assert_eq!(check_opaque_key(k, SELF_HOSTED_PROJECT_REF), Ok(kind));
-            assert_eq!(
-                check_opaque_key(k, "abcdefghijklmnopqrst"),
-                Err(OpaqueKeyError::ChecksumMismatch)
-            );
+            assert_eq!(check_opaque_key(k, "abcdefghijklmnopqrst"), Err(OpaqueKeyError::ChecksumMismatch));
         }
     }
 
@@ -160,10 +147,7 @@ mod tests {
     fn the_checksum_is_the_digest_encoding_cut_after_eight_characters() {
         let body = "sb_secret_AAAAAAAAAAAAAAAAAAAAAA";
         let digest = Sha256::digest(format!("{SELF_HOSTED_PROJECT_REF}|{body}").as_bytes());
-        assert_eq!(
-            checksum(SELF_HOSTED_PROJECT_REF, body),
-            base64url(&digest)[..8]
-        );
+        assert_eq!(checksum(SELF_HOSTED_PROJECT_REF, body), base64url(&digest)[..8]);
     }
 
     #[test]
@@ -174,54 +158,24 @@ mod tests {
         let i = OpaqueKind::Secret.prefix().len() + 3;
         let other = if &k[i..=i] == "A" { "B" } else { "A" };
         let tampered = format!("{}{other}{}", &k[..i], &k[i + 1..]);
-        assert_eq!(
-            check_opaque_key(&tampered, SELF_HOSTED_PROJECT_REF),
-            Err(OpaqueKeyError::ChecksumMismatch)
-        );
+        assert_eq!(check_opaque_key(&tampered, SELF_HOSTED_PROJECT_REF), Err(OpaqueKeyError::ChecksumMismatch));
     }
 
     #[test]
     fn malformed_keys_are_refused_by_kind_of_fault() {
         use OpaqueKeyError::*;
         let ok_tail = "AAAAAAAAAAAAAAAAAAAAAA_BBBBBBBB";
-        assert_eq!(
-            parse_opaque_key(&format!("sb_publishable_{ok_tail}")),
-            Ok(OpaqueKind::Publishable)
-        );
-        assert_eq!(
-            parse_opaque_key(&format!("sb_other_{ok_tail}")),
-            Err(UnknownPrefix)
-        );
-        assert_eq!(
-            parse_opaque_key("eyJhbGciOiJIUzI1NiJ9.e30.sig"),
-            Err(UnknownPrefix)
-        );
-        assert_eq!(
-            parse_opaque_key(&format!("sb_secret_{ok_tail}X")),
-            Err(BadShape)
-        );
-        assert_eq!(
-            parse_opaque_key("sb_secret_AAAAAAAAAAAAAAAAAAAAAAA_BBBBBBB"),
-            Err(BadShape)
-        );
-        assert_eq!(
-            parse_opaque_key("sb_secret_AAAAAAAAAAAAAAAAAAAAA+_BBBBBBBB"),
-            Err(BadAlphabet)
-        );
-        assert_eq!(
-            parse_opaque_key("sb_secret_AAAAAAAAAAAAAAAAAAAAAA_BBBBBBB="),
-            Err(BadAlphabet)
-        );
+        assert_eq!(parse_opaque_key(&format!("sb_publishable_{ok_tail}")), Ok(OpaqueKind::Publishable));
+        assert_eq!(parse_opaque_key(&format!("sb_other_{ok_tail}")), Err(UnknownPrefix));
+        assert_eq!(parse_opaque_key("eyJhbGciOiJIUzI1NiJ9.e30.sig"), Err(UnknownPrefix));
+        assert_eq!(parse_opaque_key(&format!("sb_secret_{ok_tail}X")), Err(BadShape));
+        assert_eq!(parse_opaque_key("sb_secret_AAAAAAAAAAAAAAAAAAAAAAA_BBBBBBB"), Err(BadShape));
+        assert_eq!(parse_opaque_key("sb_secret_AAAAAAAAAAAAAAAAAAAAA+_BBBBBBBB"), Err(BadAlphabet));
+        assert_eq!(parse_opaque_key("sb_secret_AAAAAAAAAAAAAAAAAAAAAA_BBBBBBB="), Err(BadAlphabet));
         // Multi-byte characters must not slice inside a character.
         // Byte 22 inside a character: refused without slicing there.
-        assert_eq!(
-            parse_opaque_key("sb_secret_AAAAAAAAAAAAAAAAAAAAAéBBBBBBBB"),
-            Err(BadShape)
-        );
-        assert_eq!(
-            parse_opaque_key("sb_secret_ééééééééééé_BBBBBBBB"),
-            Err(BadAlphabet)
-        );
+        assert_eq!(parse_opaque_key("sb_secret_AAAAAAAAAAAAAAAAAAAAAéBBBBBBBB"), Err(BadShape));
+        assert_eq!(parse_opaque_key("sb_secret_ééééééééééé_BBBBBBBB"), Err(BadAlphabet));
     }
 
     #[test]

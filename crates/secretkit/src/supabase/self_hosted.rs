@@ -37,12 +37,7 @@ impl<'a> ApiKeyClaims<'a> {
     /// `role` issued by `supabase` at `iat`, expiring [`API_KEY_LIFETIME_SECS`] later.
     pub fn new(role: &'a str, iat: u64) -> Self {
         let exp = iat.saturating_add(API_KEY_LIFETIME_SECS);
-        ApiKeyClaims {
-            role,
-            iss: API_KEY_ISSUER,
-            iat,
-            exp,
-        }
+        ApiKeyClaims { role, iss: API_KEY_ISSUER, iat, exp }
     }
 }
 
@@ -54,10 +49,7 @@ pub fn sign_api_key_es256(role: &str, key: &EcPrivateJwk, iat: u64) -> Result<Se
 /// A legacy HS256 API-key JWT (`ANON_KEY`, `SERVICE_ROLE_KEY`), keyed with the text of
 /// `JWT_SECRET` itself.
 pub fn sign_api_key_hs256(role: &str, jwt_secret: &Secret, iat: u64) -> Result<Secret, JwtError> {
-    sign_hs256(
-        &ApiKeyClaims::new(role, iat),
-        jwt_secret.expose().as_bytes(),
-    )
+    sign_hs256(&ApiKeyClaims::new(role, iat), jwt_secret.expose().as_bytes())
 }
 
 /// `JWT_KEYS`: the signing key, the retired public keys, and the legacy symmetric key
@@ -67,12 +59,7 @@ pub fn jwt_keys(
     retired: &[EcPublicJwk],
     jwt_secret: Option<&Secret>,
 ) -> Result<Secret, JwkError> {
-    let set = key_set(
-        Jwk::EcPrivate(signing.clone()),
-        signing,
-        retired,
-        jwt_secret,
-    )?;
+    let set = key_set(Jwk::EcPrivate(signing.clone()), signing, retired, jwt_secret)?;
     Ok(set.to_key_array_json())
 }
 
@@ -82,12 +69,7 @@ pub fn jwt_jwks(
     retired: &[EcPublicJwk],
     jwt_secret: Option<&Secret>,
 ) -> Result<Secret, JwkError> {
-    let set = key_set(
-        Jwk::EcPublic(signing.public()),
-        signing,
-        retired,
-        jwt_secret,
-    )?;
+    let set = key_set(Jwk::EcPublic(signing.public()), signing, retired, jwt_secret)?;
     Ok(set.to_json())
 }
 
@@ -101,10 +83,7 @@ fn key_set(
         return Err(JwkError::BadField("key_ops"));
     }
     // Auth files keys by kid, so a retired key under the signing key's kid would hide one.
-    if retired
-        .iter()
-        .any(|k| k.kid().is_none_or(|kid| kid == signing.kid()))
-    {
+    if retired.iter().any(|k| k.kid().is_none_or(|kid| kid == signing.kid())) {
         return Err(JwkError::DuplicateKid);
     }
     let mut keys = vec![first];
@@ -130,18 +109,10 @@ impl SelfHostedKeys {
     /// A new signing key (random UUID `kid`), the two opaque keys for
     /// [`SELF_HOSTED_PROJECT_REF`], the ES256 anon and service-role JWTs issued at `now`
     /// (Unix seconds), and the key sets with `jwt_secret` as their symmetric key.
-    pub fn generate(
-        rng: &mut dyn RngCore,
-        jwt_secret: &Secret,
-        now: u64,
-    ) -> Result<Self, KeygenError> {
+    pub fn generate(rng: &mut dyn RngCore, jwt_secret: &Secret, now: u64) -> Result<Self, KeygenError> {
         let signing_key = EcPrivateJwk::generate(rng)?;
         Ok(SelfHostedKeys {
-            publishable_key: generate_opaque_key(
-                OpaqueKind::Publishable,
-                SELF_HOSTED_PROJECT_REF,
-                rng,
-            ),
+            publishable_key: generate_opaque_key(OpaqueKind::Publishable, SELF_HOSTED_PROJECT_REF, rng),
             secret_key: generate_opaque_key(OpaqueKind::Secret, SELF_HOSTED_PROJECT_REF, rng),
             anon_key_asymmetric: sign_api_key_es256("anon", &signing_key, now)?,
             service_role_key_asymmetric: sign_api_key_es256("service_role", &signing_key, now)?,

@@ -18,12 +18,7 @@ const PYTHON_MISSING: &str = "python3 is required by the independent tests and w
 
 /// Runs `openssl` with `args` in `dir`, failing loudly when it is not installed.
 pub fn openssl(dir: &Path, args: &[&str]) -> Output {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect(OPENSSL_MISSING)
+    Command::new("openssl").args(args).current_dir(dir).stdin(Stdio::null()).output().expect(OPENSSL_MISSING)
 }
 
 /// Runs an openssl command that must succeed and returns its standard output.
@@ -52,11 +47,7 @@ pub fn python(program: &str, input: &str) -> String {
     stdin.write_all(input.as_bytes()).expect("write to python3");
     drop(stdin);
     let out = child.wait_with_output().expect("wait for python3");
-    assert!(
-        out.status.success(),
-        "python3 failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("python3 prints UTF-8")
 }
 

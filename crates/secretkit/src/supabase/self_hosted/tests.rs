@@ -26,38 +26,23 @@ fn api_key_claims_are_supabases_in_its_order() {
     let claims = ApiKeyClaims::new("anon", NOW);
     assert_eq!(
         serde_json::to_string(&claims).unwrap(),
-        format!(
-            r#"{{"role":"anon","iss":"supabase","iat":{NOW},"exp":{}}}"#,
-            NOW + 157_680_000
-        )
+        format!(r#"{{"role":"anon","iss":"supabase","iat":{NOW},"exp":{}}}"#, NOW + 157_680_000)
     );
 }
 
 #[test]
 fn generated_keys_are_what_add_new_auth_keys_writes() {
     let keys = generate(1);
-    assert_eq!(
-        check_opaque_key(keys.publishable_key.expose(), SELF_HOSTED_PROJECT_REF),
-        Ok(OpaqueKind::Publishable)
-    );
-    assert_eq!(
-        check_opaque_key(keys.secret_key.expose(), SELF_HOSTED_PROJECT_REF),
-        Ok(OpaqueKind::Secret)
-    );
-    for (token, role) in [
-        (&keys.anon_key_asymmetric, "anon"),
-        (&keys.service_role_key_asymmetric, "service_role"),
-    ] {
+    assert_eq!(check_opaque_key(keys.publishable_key.expose(), SELF_HOSTED_PROJECT_REF), Ok(OpaqueKind::Publishable));
+    assert_eq!(check_opaque_key(keys.secret_key.expose(), SELF_HOSTED_PROJECT_REF), Ok(OpaqueKind::Secret));
+    for (token, role) in [(&keys.anon_key_asymmetric, "anon"), (&keys.service_role_key_asymmetric, "service_role")] {
         let jwt = decode_unverified(token.expose()).unwrap();
         assert_eq!(jwt.header().alg, "ES256");
         assert_eq!(jwt.header().typ.as_deref(), Some("JWT"));
         assert_eq!(jwt.header().kid.as_deref(), Some(keys.signing_key.kid()));
         assert_eq!(jwt.claim_str("role"), Some(role));
         assert_eq!(jwt.claim_str("iss"), Some("supabase"));
-        assert_eq!(
-            (jwt.iat(), jwt.exp()),
-            (Some(NOW), Some(NOW + API_KEY_LIFETIME_SECS))
-        );
+        assert_eq!((jwt.iat(), jwt.exp()), (Some(NOW), Some(NOW + API_KEY_LIFETIME_SECS)));
         assert!(jwt.claims().get("ref").is_none());
     }
 }
@@ -71,10 +56,7 @@ fn jwt_keys_is_an_array_with_one_signing_key_and_the_symmetric_key() {
     assert_eq!(array[0]["kid"], keys.signing_key.kid());
     assert_eq!(array[0]["key_ops"], serde_json::json!(["sign", "verify"]));
     assert!(array[0]["d"].is_string());
-    assert_eq!(
-        array[1],
-        serde_json::json!({"kty": "oct", "k": base64url_of_secret(), "alg": "HS256"})
-    );
+    assert_eq!(array[1], serde_json::json!({"kty": "oct", "k": base64url_of_secret(), "alg": "HS256"}));
     let set = Jwks::parse(keys.jwt_keys.expose()).unwrap();
     assert_eq!(set.signing_keys().count(), 1);
 }
@@ -109,18 +91,8 @@ fn a_rotation_keeps_tokens_of_the_retired_key_valid() {
     let old = generate(5);
     let new_key = EcPrivateJwk::generate(&mut StdRng::seed_from_u64(6)).unwrap();
     let retired = [old.signing_key.public()];
-    let keys = Jwks::parse(
-        jwt_keys(&new_key, &retired, Some(&jwt_secret()))
-            .unwrap()
-            .expose(),
-    )
-    .unwrap();
-    let jwks = Jwks::parse(
-        jwt_jwks(&new_key, &retired, Some(&jwt_secret()))
-            .unwrap()
-            .expose(),
-    )
-    .unwrap();
+    let keys = Jwks::parse(jwt_keys(&new_key, &retired, Some(&jwt_secret())).unwrap().expose()).unwrap();
+    let jwks = Jwks::parse(jwt_jwks(&new_key, &retired, Some(&jwt_secret())).unwrap().expose()).unwrap();
     let signing: Vec<&str> = keys.signing_keys().map(EcPrivateJwk::kid).collect();
     assert_eq!(signing, vec![new_key.kid()], "exactly one signing key");
     let fresh = sign_api_key_es256("anon", &new_key, NOW).unwrap();
@@ -136,32 +108,18 @@ fn a_rotation_keeps_tokens_of_the_retired_key_valid() {
 fn key_sets_refuse_a_non_signing_key_and_kid_collisions() {
     let keys = generate(7);
     let verify_only = EcPrivateJwk::from_json(&retired_private_json(&keys.signing_key)).unwrap();
-    assert_eq!(
-        jwt_keys(&verify_only, &[], None).unwrap_err(),
-        JwkError::BadField("key_ops")
-    );
+    assert_eq!(jwt_keys(&verify_only, &[], None).unwrap_err(), JwkError::BadField("key_ops"));
     let same_kid = [keys.signing_key.public()];
-    assert_eq!(
-        jwt_keys(&keys.signing_key, &same_kid, None).unwrap_err(),
-        JwkError::DuplicateKid
-    );
+    assert_eq!(jwt_keys(&keys.signing_key, &same_kid, None).unwrap_err(), JwkError::DuplicateKid);
     let no_kid = EcPublicJwk::from_json(r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#).unwrap();
-    assert_eq!(
-        jwt_jwks(&keys.signing_key, &[no_kid], None).unwrap_err(),
-        JwkError::DuplicateKid
-    );
+    assert_eq!(jwt_jwks(&keys.signing_key, &[no_kid], None).unwrap_err(), JwkError::DuplicateKid);
 }
 
 #[test]
 fn debug_of_the_generated_keys_shows_no_value() {
     let keys = generate(8);
     let debug = format!("{keys:?}");
-    for value in [
-        &keys.publishable_key,
-        &keys.secret_key,
-        &keys.anon_key_asymmetric,
-        &keys.jwt_keys,
-    ] {
+    for value in [&keys.publishable_key, &keys.secret_key, &keys.anon_key_asymmetric, &keys.jwt_keys] {
         assert!(!debug.contains(value.expose()));
     }
     assert!(!debug.contains(&base64url_of_secret()));
