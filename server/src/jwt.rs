@@ -4,14 +4,8 @@
 //! (not base64-decoded), and so does this file. Only HS256 is accepted: a token that names
 //! another algorithm (including `none`) is refused before any signature check.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use sha2::Sha256;
 use std::fmt;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// The claims the server looks at.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -42,56 +36,32 @@ impl fmt::Display for JwtError {
 
 impl std::error::Error for JwtError {}
 
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-}
-
-/// Checks `token`'s HS256 signature with `key` and its expiry against `now` (Unix seconds).
+/// Checks `token`'s HS256 signature with `key` and its expiry against `now` (Unix seconds),
+/// through `secretkit` (the project's one JWT implementation).
 pub fn verify_hs256(token: &str, key: &[u8], now: u64) -> Result<Claims, JwtError> {
-    let mut parts = token.trim().split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(JwtError::Malformed);
-    };
-    let header: Header = decode_json(h)?;
-    if header.alg != "HS256" {
-        return Err(JwtError::UnsupportedAlgorithm);
-    }
-    let signature = decode(s)?;
-    let mut mac = HmacSha256::new_from_slice(key).map_err(|_| JwtError::BadSignature)?;
-    mac.update(h.as_bytes());
-    mac.update(b".");
-    mac.update(p.as_bytes());
-    // verify_slice compares in constant time.
-    mac.verify_slice(&signature).map_err(|_| JwtError::BadSignature)?;
-    let claims: Claims = decode_json(p)?;
-    if claims.exp.is_some_and(|exp| exp <= now) {
-        return Err(JwtError::Expired);
-    }
-    Ok(claims)
+    let jwt = secretkit::verify_hs256(token.trim(), key, now).map_err(|e| match e {
+        secretkit::JwtError::AlgNone | secretkit::JwtError::UnsupportedAlgorithm => JwtError::UnsupportedAlgorithm,
+        secretkit::JwtError::BadSignature => JwtError::BadSignature,
+        secretkit::JwtError::Expired | secretkit::JwtError::NotYetValid => JwtError::Expired,
+        _ => JwtError::Malformed,
+    })?;
+    Ok(Claims {
+        role: jwt.claim_str("role").map(str::to_string),
+        iss: jwt.claim_str("iss").map(str::to_string),
+        exp: jwt.exp(),
+    })
 }
 
 /// Signs `claims` (a JSON object) as an HS256 JWT with `key`.
 pub fn sign_hs256(claims: &serde_json::Value, key: &[u8]) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length");
-    mac.update(format!("{header}.{payload}").as_bytes());
-    let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("{header}.{payload}.{sig}")
-}
-
-fn decode(part: &str) -> Result<Vec<u8>, JwtError> {
-    URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).map_err(|_| JwtError::Malformed)
-}
-
-fn decode_json<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, JwtError> {
-    serde_json::from_slice(&decode(part)?).map_err(|_| JwtError::Malformed)
+    secretkit::sign_hs256(claims, key).map(|t| t.expose().to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
 
     const KEY: &[u8] = b"test-jwt-secret-with-at-least-32-bytes!!";

@@ -125,7 +125,8 @@ mod tests {
         assert!(text.contains("secrets:\n  postgres_password:\n    file: ./secrets/postgres_password.txt\n"));
         assert!(text.contains("restart: unless-stopped"));
         assert!(text.contains("user: \"10001:10001\""));
-        assert!(text.contains("http://127.0.0.1:8080/health"));
+        assert!(text.contains("network_mode: \"service:gate\""), "the app shares its gate's network");
+        assert!(!text.contains("ports:"), "no app port is published on the host");
         assert!(!text.contains("@SECRETS"));
     }
 

@@ -4,55 +4,31 @@
 use super::strength::SUPABASE_DEMO_JWT_SECRETS;
 use super::{Code, Ctx, Finding, Severity, finding};
 use crate::schema::{Format, Generator};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
-/// A decoded (not verified) JWT.
-pub struct Jwt<'a> {
-    signing_input: &'a str,
-    signature: Vec<u8>,
-    pub alg: Option<String>,
-    pub claims: serde_json::Value,
-}
+/// A decoded (not verified) JWT: `secretkit`'s, with the checks the rules ask of it.
+pub struct Jwt(secretkit::Jwt);
 
-impl<'a> Jwt<'a> {
-    pub fn decode(token: &'a str) -> Option<Jwt<'a>> {
-        let mut parts = token.split('.');
-        let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() {
-            return None;
-        }
-        let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
-        let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
-        if !claims.is_object() {
-            return None;
-        }
-        Some(Jwt {
-            signing_input: &token[..h.len() + 1 + p.len()],
-            signature: URL_SAFE_NO_PAD.decode(s).ok()?,
-            alg: header.get("alg").and_then(|a| a.as_str()).map(str::to_string),
-            claims,
-        })
+impl Jwt {
+    /// A well-formed JWT (three base64url parts, JSON header and claims, a real `alg`).
+    pub fn decode(token: &str) -> Option<Jwt> {
+        secretkit::decode_unverified(token).ok().map(Jwt)
+    }
+
+    pub fn alg(&self) -> &str {
+        &self.0.header().alg
     }
 
     /// HS256 signature check with `secret`'s bytes as the key (as GoTrue and PostgREST do).
     pub fn verifies_with(&self, secret: &[u8]) -> bool {
-        if self.alg.as_deref() != Some("HS256") {
-            return false;
-        }
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else { return false };
-        mac.update(self.signing_input.as_bytes());
-        mac.verify_slice(&self.signature).is_ok()
+        self.0.verify_hs256(secret).is_ok()
     }
 
     pub fn claim_str(&self, name: &str) -> Option<&str> {
-        self.claims.get(name).and_then(|v| v.as_str())
+        self.0.claim_str(name)
     }
 
     pub fn exp(&self) -> Option<u64> {
-        self.claims.get("exp").and_then(|v| v.as_u64())
+        self.0.exp()
     }
 
     /// A key signed with a published demo secret or issued as `supabase-demo`.
@@ -87,10 +63,9 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
                 Code::SupabaseKeySignature,
                 format!(
                     "{name} does not verify against {signed_with} (HS256){}",
-                    match jwt.alg.as_deref() {
-                        Some("HS256") => String::new(),
-                        Some(a) => format!("; its alg is {a}"),
-                        None => "; it has no alg".into(),
+                    match jwt.alg() {
+                        "HS256" => String::new(),
+                        a => format!("; its alg is {a}"),
                     }
                 ),
                 &format!("re-sign it with the current {signed_with}: cargo xtask secrets gen"),
@@ -120,12 +95,8 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
 
 /// Sign claims as an HS256 JWT (tests and fixtures).
 pub fn sign_hs256(claims: &serde_json::Value, secret: &[u8]) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let input = format!("{header}.{payload}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    // Claims from a JSON value always serialize; an error here is a bug in the caller.
+    secretkit::sign_hs256(claims, secret).map(|t| t.expose().to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]

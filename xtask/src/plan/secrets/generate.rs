@@ -5,12 +5,10 @@ use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use envfile::{Generator, Secret, Variable};
-use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sha2::Sha256;
 
-/// Supabase keys made by `secrets gen` are valid this long (10 years, like the CLI's).
-pub const JWT_LIFETIME_SECS: i64 = 10 * 365 * 86_400;
+/// Supabase keys made by `secrets gen` are valid this long (5 years, as Supabase's own scripts).
+pub const JWT_LIFETIME_SECS: i64 = secretkit::supabase::API_KEY_LIFETIME_SECS as i64;
 
 /// Characters a value may hold so that Compose v2, Compose v1 (which keeps quotes
 /// literally) and Vite (which expands `$`) all read the same unquoted value.
@@ -104,20 +102,14 @@ pub fn generate(
     Ok(Secret::new(value))
 }
 
-/// An HS256 JWT with the claims Supabase checks: role, iss, iat, exp. Supabase uses the
-/// JWT secret's text itself (not its base64 decoding) as the HMAC key.
+/// An HS256 JWT with the claims Supabase's own tooling writes (role, iss, iat, exp five
+/// years on), keyed with the JWT secret's text itself (not its base64 decoding).
 pub fn supabase_jwt(role: &str, key: &Secret, now: i64) -> anyhow::Result<Secret> {
     if !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         bail!("JWT role {role:?} must be alphanumeric or _");
     }
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = format!(r#"{{"iss":"supabase","role":"{role}","iat":{now},"exp":{}}}"#, now + JWT_LIFETIME_SECS);
-    let payload = URL_SAFE_NO_PAD.encode(claims.as_bytes());
-    let signing_input = format!("{header}.{payload}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).context("create HMAC key")?;
-    mac.update(signing_input.as_bytes());
-    let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    Ok(Secret::new(format!("{signing_input}.{sig}")))
+    let iat = u64::try_from(now).context("the clock is before 1970")?;
+    secretkit::supabase::sign_api_key_hs256(role, key, iat).map_err(|e| anyhow::anyhow!("sign the {role} key: {e}"))
 }
 
 /// A clearly-marked throwaway value for a provider key (demo only): the schema's prefix,
@@ -135,9 +127,7 @@ pub fn throwaway(v: &Variable, rng: &mut dyn RngCore) -> Secret {
     Secret::new(value)
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use secretkit::hex;
 
 #[cfg(test)]
 mod tests {
@@ -185,9 +175,7 @@ mod tests {
         assert_eq!(claims["iss"], "supabase");
         assert_eq!(claims["iat"], 1_700_000_000);
         assert_eq!(claims["exp"], 1_700_000_000 + JWT_LIFETIME_SECS);
-        let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).unwrap();
-        mac.update(format!("{}.{}", parts[0], parts[1]).as_bytes());
-        mac.verify_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).expect("signature verifies");
+        secretkit::verify_hs256(jwt.expose(), key.expose().as_bytes(), 1_700_000_001).expect("signature verifies");
     }
 
     #[test]

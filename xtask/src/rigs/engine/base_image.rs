@@ -173,9 +173,7 @@ fn append_file(t: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8], mode: u32
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use secretkit::hex;
 
 #[cfg(test)]
 mod tests {
