@@ -3,14 +3,23 @@
 
 mod deploy_support;
 
-use deploy_support::{Fixture, Running, image, text};
+use deploy_support::{Fixture, Running, image, slow_image, text};
 
 fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("json output ({e}):\n{}", text(out)))
 }
 
+fn slot_of(j: &serde_json::Value) -> String {
+    j["outcome"]["slot"].as_str().unwrap_or_default().to_string()
+}
+
+fn assert_no_failed(what: &str, r: &deploy_support::LoadResult) {
+    assert!(r.total > 20, "{what}: the load loop barely ran ({} requests)", r.total);
+    assert_eq!(r.failed, 0, "{what}: {} of {} requests failed: {:#?}", r.failed, r.total, r.failures);
+}
+
 #[test]
-fn first_deploy_redeploy_same_image_and_manual_rollback() -> anyhow::Result<()> {
+fn a_redeploy_and_a_rollback_under_load_fail_no_request() -> anyhow::Result<()> {
     let f = Fixture::new("flow", 18101)?;
     let _lease = f.sandbox.lease()?;
     let v1 = image(&f.engine, "v1", true, 0)?;
@@ -28,23 +37,32 @@ fn first_deploy_redeploy_same_image_and_manual_rollback() -> anyhow::Result<()> 
     assert_eq!(f.ssh(&format!("stat -c %a {rdir}/.env.production"))?, "600");
     assert_eq!(f.ssh(&format!("stat -c %a {rdir}/secrets/postgres_password.txt"))?, "600");
     assert_eq!(f.ssh(&format!("stat -c %a {rdir}/secrets"))?, "700");
-    let compose = f.ssh(&format!("cat {rdir}/docker-compose.yml {rdir}/.env"))?;
-    f.assert_clean(&compose);
+    f.assert_clean(&f.ssh(&format!("cat {rdir}/docker-compose.yml {rdir}/.env {}/edge/caddy.json", f.app_dir))?);
     assert!(
         f.ssh(&format!("cat {rdir}/.env.production"))?.contains(&f.jwt_secret()),
         "the env file carries the secret"
     );
     assert_eq!(f.ssh(&format!("readlink {}/current", f.app_dir))?, format!("releases/{release}"));
-    // The app container sees the file secret and runs as the non-root user.
-    let cid = f.ssh("docker ps -q --filter label=com.docker.compose.project=tflow")?;
+    // The app runs as the non-root user, sees the file secret, and publishes no host port.
+    let slot = slot_of(&j);
+    let cid = f.ssh(&format!(
+        "docker ps -q --filter label=com.docker.compose.project=tflow-{slot} --filter label=com.docker.compose.service=web"
+    ))?;
     assert_eq!(f.ssh(&format!("docker exec {cid} id -u"))?, "10001");
     let mounted = f.ssh(&format!("docker exec {cid} cat /run/secrets/postgres_password"))?;
     assert!(f.secrets.contains(&mounted), "the file secret is mounted with its value");
+    let ports = f.ssh("docker ps --filter label=com.docker.compose.project=tflow-blue --format '{{.Ports}}'")?;
+    assert!(!ports.contains("->"), "a slot publishes no port: {ports}");
 
-    // A changed image: a new release that serves the new page.
+    // A changed image under a steady stream of requests: none fails.
+    let load = f.load();
     let out = f.xtask(&["deploy", "vps", "--image", &v2, "--format", "json"])?;
+    let r = load.finish();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(json(&out)["outcome"]["image_sent"], true);
+    assert_no_failed("redeploy", &r);
+    let j = json(&out);
+    assert_eq!(j["outcome"]["image_sent"], true);
+    assert_ne!(slot_of(&j), slot, "the new release runs in the other slot");
     assert!(f.page().contains("variant v2"));
 
     // The same image again: the server has it, nothing is sent.
@@ -56,23 +74,29 @@ fn first_deploy_redeploy_same_image_and_manual_rollback() -> anyhow::Result<()> 
     // keep_releases = 2: the first release was pruned.
     assert_eq!(f.ssh(&format!("ls {}/releases | wc -l", f.app_dir))?, "2");
 
-    // Manual rollback goes to the release before current (the first v2 one).
+    // A rollback under load: none fails either.
+    let load = f.load();
     let out = f.xtask(&["deploy", "rollback"])?;
+    let r = load.finish();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_no_failed("rollback", &r);
     assert!(f.page().contains("variant v2"));
 
-    let out = f.xtask(&["deploy", "status"])?;
+    let out = f.xtask(&["deploy", "status", "--format", "json"])?;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let status = text(&out);
-    assert!(status.contains("current: ") && status.contains("lock: free"), "{status}");
+    let st = json(&out);
+    assert_eq!(st["healthy"], true, "{st}");
+    assert_eq!(st["proxy"], "running");
+    assert_eq!(st["lock"], serde_json::Value::Null);
+    assert!(st["certificates"][0]["days_left"].as_i64().is_some_and(|d| d >= 0), "{st}");
     let audit = f.ssh(&format!("cat {}/deploy.log", f.app_dir))?;
     assert_eq!(audit.lines().filter(|l| l.contains("result=deployed")).count(), 3, "{audit}");
-    assert!(audit.contains("rollback"));
+    assert!(audit.contains("rollback") && audit.contains("result=rolledback"), "{audit}");
     Ok(())
 }
 
 #[test]
-fn failing_health_check_rolls_back_and_exits_1_with_masked_logs() -> anyhow::Result<()> {
+fn a_release_failing_its_gate_never_gets_traffic_and_exits_1_with_masked_logs() -> anyhow::Result<()> {
     let f = Fixture::new("bad", 18102)?;
     let _lease = f.sandbox.lease()?;
     let good = image(&f.engine, "v1", true, 0)?;
@@ -82,16 +106,24 @@ fn failing_health_check_rolls_back_and_exits_1_with_masked_logs() -> anyhow::Res
     let before = f.ssh(&format!("readlink {}/current", f.app_dir))?;
 
     // The broken image prints JWT_SECRET in its log: the deploy shows that log line masked.
+    let load = f.load();
+    let started = std::time::Instant::now();
     let out = f.xtask(&["deploy", "vps", "--image", &bad])?;
+    let elapsed = started.elapsed();
+    let r = load.finish();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("rolled back to"), "{t}");
-    assert!(t.contains("fatal: cannot start"), "the failing container's log is shown: {t}");
+    assert_no_failed("a failed deploy", &r);
+    // The crash is seen at once, not after the whole health timeout (20 s here).
+    assert!(elapsed < std::time::Duration::from_secs(60), "took {elapsed:?}: {t}");
+    assert!(t.contains("never received traffic"), "{t}");
+    assert!(t.contains("fatal: cannot start"), "the failing release's log is shown: {t}");
     assert!(t.contains("starting with JWT_SECRET=[masked"), "{t}");
-    assert!(f.page().contains("variant v1"), "previous release serving again");
+    assert!(f.page().contains("variant v1"), "the live release kept serving");
     assert_eq!(f.ssh(&format!("readlink {}/current", f.app_dir))?, before);
-    assert!(f.ssh(&format!("tail -n1 {}/deploy.log", f.app_dir))?.contains("result=rolledback"));
+    assert!(f.ssh(&format!("tail -n1 {}/deploy.log", f.app_dir))?.contains("result=rejected"));
     assert_eq!(f.ssh(&format!("test -d {}/.deploy.lock && echo held || echo free", f.app_dir))?, "free");
+    assert_eq!(f.ssh(&format!("ls {}/releases | wc -l", f.app_dir))?, "1", "the failed release is gone");
     Ok(())
 }
 
@@ -106,7 +138,7 @@ fn two_deploys_at_once_one_is_refused_and_wait_gets_through() -> anyhow::Result<
     let first = Running::start(f.command(&["deploy", "vps", "--image", &big]))?;
     assert!(first.wait_for("shipping image", 120), "first deploy never started its transfer");
     let second = f.xtask(&["deploy", "vps", "--image", &v1])?;
-    let waiting = Running::start(f.command(&["deploy", "vps", "--image", &v1, "--wait", "120"]))?;
+    let waiting = Running::start(f.command(&["deploy", "vps", "--image", &v1, "--wait", "180"]))?;
     let (code, t) = first.finish()?;
     f.assert_clean(&t);
     assert_eq!(code, 0, "{t}");
@@ -115,7 +147,31 @@ fn two_deploys_at_once_one_is_refused_and_wait_gets_through() -> anyhow::Result<
     assert!(t2.contains("another deploy holds the lock") && t2.contains("--wait"), "{t2}");
     let (code, t3) = waiting.finish()?;
     f.assert_clean(&t3);
+    // It waited, found the server changed since its checks, planned again and deployed.
     assert_eq!(code, 0, "--wait deploy: {t3}");
+    assert!(t3.contains("waiting up to 180s") && t3.contains("planning again"), "{t3}");
+    assert!(f.page().contains("variant v1"));
+    Ok(())
+}
+
+/// Regression: two deploys of the same image started together both named their release
+/// `<second>-<image id>`; the waiting one's clean-up removed the live release dir.
+#[test]
+fn two_deploys_of_the_same_image_at_once_never_remove_the_live_release() -> anyhow::Result<()> {
+    let f = Fixture::new("race", 18106)?;
+    let _lease = f.sandbox.lease()?;
+    let v1 = image(&f.engine, "v1", true, 0)?;
+    let out = f.xtask(&["deploy", "vps", "--image", &v1])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let a = Running::start(f.command(&["deploy", "vps", "--image", &v1, "--wait", "120"]))?;
+    let b = Running::start(f.command(&["deploy", "vps", "--image", &v1, "--wait", "120"]))?;
+    let ((ca, ta), (cb, tb)) = (a.finish()?, b.finish()?);
+    f.assert_clean(&ta);
+    f.assert_clean(&tb);
+    assert!(ca == 0 || cb == 0, "one of them deploys:\n{ta}\n---\n{tb}");
+    let current = f.ssh(&format!("readlink -e {}/current || echo gone", f.app_dir))?;
+    assert!(!current.ends_with("gone"), "current points at a removed release:\n{ta}\n---\n{tb}");
+    assert!(f.page().contains("variant v1"));
     Ok(())
 }
 
@@ -143,6 +199,179 @@ fn ssh_cut_during_image_transfer_keeps_the_old_release_and_frees_the_lock() -> a
     assert!(f.page().contains("variant v1"), "old release still serving: {t}");
     assert_eq!(f.ssh(&format!("test -d {}/.deploy.lock && echo held || echo free", f.app_dir))?, "free", "{t}");
     assert_eq!(f.ssh(&format!("ls {}/releases | wc -l", f.app_dir))?, "1", "the half-made release is gone");
+    Ok(())
+}
+
+/// Regression: a cut link during the health gate was read as an unhealthy release ("nothing
+/// healthy is serving", exit 1) while the release was in fact fine.
+#[test]
+fn a_cut_link_during_the_health_gate_is_ridden_out() -> anyhow::Result<()> {
+    let f = Fixture::new("gatecut", 18107)?;
+    let v1 = image(&f.engine, "v1", true, 0)?;
+    let slow = slow_image(&f.engine, "slow", 8)?;
+    let _lease = f.sandbox.lease_exclusive()?;
+    let out = f.xtask(&["deploy", "vps", "--image", &v1])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = Running::start(f.command(&["deploy", "vps", "--image", &slow]))?;
+    assert!(run.wait_for("gating slot", 120), "the gate never started");
+    f.sandbox.cut_network()?;
+    std::thread::sleep(std::time::Duration::from_secs(20));
+    f.sandbox.restore_network()?;
+    let (code, t) = run.finish()?;
+    f.assert_clean(&t);
+    assert_eq!(code, 0, "{t}");
+    assert!(t.contains("connection lost, retrying"), "{t}");
+    assert!(f.page().contains("variant slow"), "{t}");
+    Ok(())
+}
+
+/// Regression: a killed deploy left its half-made release (secret files, no image), which
+/// counted as kept and became `deploy rollback`'s default target.
+#[test]
+fn a_killed_deploy_leaves_nothing_the_next_one_trusts() -> anyhow::Result<()> {
+    let f = Fixture::new("kill", 18108)?;
+    let _lease = f.sandbox.lease()?;
+    let v1 = image(&f.engine, "v1", true, 0)?;
+    let v2 = image(&f.engine, "v2", true, 0)?;
+    let big = image(&f.engine, "big-kill", true, 150)?;
+    f.remove_on_server(&big)?;
+    for v in [&v1, &v2] {
+        let out = f.xtask(&["deploy", "vps", "--image", v])?;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let mut run = Running::start(f.command(&["deploy", "vps", "--image", &big]))?;
+    assert!(run.wait_for("shipping image", 120), "transfer never started");
+    run.child.kill()?;
+    let _ = run.finish();
+    assert_eq!(f.ssh(&format!("ls {}/releases | wc -l", f.app_dir))?, "3", "the killed deploy's release is there");
+    // The rollback target is the complete release before current, not the half-made one.
+    let out = f.xtask(&["deploy", "rollback", "--dry-run", "--format", "json"])?;
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let plan = json(&out);
+    let to = plan["plan"]["release"].as_str().unwrap_or_default().to_string();
+    assert!(f.ssh(&format!("test -f {}/releases/{to}/.complete && echo ok", f.app_dir))? == "ok", "{t}");
+    // The next deploy breaks the dead deploy's lock and removes its leftovers.
+    let out = f.xtask(&["deploy", "vps", "--image", &v1])?;
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("no longer running here: breaking it"), "{t}");
+    assert!(t.contains("removed half-made release"), "{t}");
+    let left = f.ssh(&format!("cd {}/releases && for r in *; do [ -f $r/.complete ] || echo $r; done", f.app_dir))?;
+    assert!(left.is_empty(), "half-made releases left: {left}");
+    Ok(())
+}
+
+/// Regression: rollback refused for 15 minutes after a crashed deploy of this machine, and
+/// called any failure of its lock step "another deploy holds the lock".
+#[test]
+fn rollback_breaks_the_lock_of_a_crashed_deploy_of_this_machine() -> anyhow::Result<()> {
+    let f = Fixture::new("rblock", 18109)?;
+    let _lease = f.sandbox.lease()?;
+    for v in ["v1", "v2"] {
+        let out = f.xtask(&["deploy", "vps", "--image", &image(&f.engine, v, true, 0)?])?;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    let host =
+        std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "unknown".into());
+    f.ssh(&format!(
+        "mkdir -p {a}/.deploy.lock && printf '%s\\n%s\\n%s\\n' '{user}@{host} pid 999999' \"$(date +%s)\" dead > {a}/.deploy.lock/holder",
+        a = f.app_dir
+    ))?;
+    let out = f.xtask(&["deploy", "rollback"])?;
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("breaking it"), "{t}");
+    assert!(f.page().contains("variant v1"), "{t}");
+    Ok(())
+}
+
+#[test]
+fn the_dry_run_plan_is_what_runs() -> anyhow::Result<()> {
+    let f = Fixture::new("plan", 18110)?;
+    let _lease = f.sandbox.lease()?;
+    let v1 = image(&f.engine, "v1", true, 0)?;
+    let v2 = image(&f.engine, "v2", true, 0)?;
+    let out = f.xtask(&["deploy", "vps", "--image", &v1])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let dry = f.xtask(&["deploy", "vps", "--image", &v2, "--dry-run"])?;
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    let dry_text = String::from_utf8_lossy(&dry.stdout).into_owned();
+    let release_of = |t: &str| {
+        t.lines().find_map(|l| l.strip_prefix("release ")).and_then(|l| l.split(' ').next()).unwrap_or("").to_string()
+    };
+    let planned: Vec<String> = dry_text
+        .lines()
+        .filter_map(|l| {
+            l.trim_start().split_once(". ").filter(|(n, _)| n.parse::<u32>().is_ok()).map(|(_, s)| s.to_string())
+        })
+        .map(|l| l.replace(&release_of(&dry_text), "RELEASE"))
+        .collect();
+    let out = f.xtask(&["deploy", "vps", "--image", &v2, "--format", "json"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let j = json(&out);
+    let release = j["outcome"]["release"].as_str().unwrap_or_default();
+    let ran: Vec<String> = j["outcome"]["steps_run"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str()).map(|s| s.replace(release, "RELEASE")).collect())
+        .unwrap_or_default();
+    assert!(planned.len() > 10, "{dry_text}");
+    assert_eq!(planned, ran, "the printed plan and the steps that ran differ");
+    Ok(())
+}
+
+#[test]
+fn status_exits_1_when_the_app_is_down_and_2_when_the_server_is_unreachable() -> anyhow::Result<()> {
+    let f = Fixture::new("status", 18111)?;
+    let _lease = f.sandbox.lease()?;
+    let out = f.xtask(&["deploy", "vps", "--image", &image(&f.engine, "v1", true, 0)?, "--format", "json"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let slot = slot_of(&json(&out));
+    f.ssh(&format!("docker stop $(docker ps -q --filter label=com.docker.compose.project=tstatus-{slot} --filter label=com.docker.compose.service=web)"))?;
+    let out = f.xtask(&["deploy", "status"])?;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("NOT healthy"), "{}", text(&out));
+    // A target nobody answers for: an error, not a header and exit 0.
+    let targets = f.root().join("deploy/targets.toml");
+    let toml = std::fs::read_to_string(&targets)?;
+    std::fs::write(
+        &targets,
+        format!("{toml}\n[target.gone]\nhost = \"127.0.0.1\"\nport = 9\napp_dir = \"/srv/x\"\napp_port = 8080\n"),
+    )?;
+    let out = f.xtask(&["deploy", "status", "gone"])?;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("reach gone"), "{}", text(&out));
+    Ok(())
+}
+
+#[test]
+fn a_stopped_proxy_is_started_again_before_the_switch() -> anyhow::Result<()> {
+    let f = Fixture::new("proxy", 18112)?;
+    let _lease = f.sandbox.lease()?;
+    let out = f.xtask(&["deploy", "vps", "--image", &image(&f.engine, "v1", true, 0)?])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    f.ssh("docker stop $(docker ps -q --filter label=com.docker.compose.project=tproxy-edge)")?;
+    assert!(f.page().is_empty(), "the proxy is down");
+    let out = f.xtask(&["deploy", "vps", "--image", &image(&f.engine, "v2", true, 0)?])?;
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("proxy running"), "{t}");
+    assert!(f.page().contains("variant v2"));
+    Ok(())
+}
+
+#[test]
+fn a_host_name_that_is_not_a_dns_name_is_refused_before_anything_runs() -> anyhow::Result<()> {
+    let f = Fixture::new("badhost", 18113)?;
+    let targets = f.root().join("deploy/targets.toml");
+    let toml = std::fs::read_to_string(&targets)?;
+    std::fs::write(&targets, format!("{toml}hosts = [\"bad_host.example\"]\nacme_email = \"ops@example.com\"\n"))?;
+    let out = f.xtask(&["deploy", "vps", "--image", &image(&f.engine, "v1", true, 0)?])?;
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("not a DNS name"), "{t}");
+    assert_eq!(f.ssh(&format!("test -e {} && echo touched || echo untouched", f.app_dir))?, "untouched");
     Ok(())
 }
 
@@ -214,7 +443,7 @@ fn a_registry_target_pushes_and_the_server_pulls_instead_of_docker_load() -> any
     f.remove_on_server(&v1)?;
 
     let out = f.xtask(&["deploy", "vps", "--image", &v1, "--dry-run"])?;
-    assert!(text(&out).contains("then docker pull it on the server"), "{}", text(&out));
+    assert!(text(&out).contains("and docker pull it on the server"), "{}", text(&out));
     let out = f.xtask(&["deploy", "vps", "--image", &v1])?;
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");

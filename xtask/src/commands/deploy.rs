@@ -105,59 +105,96 @@ impl VpsArgs {
             bail!("verify-image refused {}; rebuild it without the findings above", self.image);
         }
         let edge = server::render_edge(p, &target)?;
-        progress(&format!("reach {} ({})", target.name, target.describe()));
-        let reached = server::reach(p, &target)?;
-        if let Some(holder) = &reached.facts.lock {
-            progress(&format!("the deploy lock is held by {holder} now"));
-        }
-        let image = ImageRef { tag: self.image.clone(), id: info.id };
-        let release = release_name(p.clock(), &image);
-        let plan = plan::deploy(Inputs {
-            target: &target,
-            image: image.clone(),
-            env: shipment.summary.clone(),
-            release,
-            wait_secs: self.wait,
-            facts: &reached.facts,
-            edge_config: edge.as_ref().map(|e| e.hash.clone()),
-            hosts: edge.as_ref().map(|e| e.hosts.clone()).unwrap_or_default(),
-            ca_root: edge.as_ref().is_some_and(|e| e.files.ca_root.is_some()),
-        });
-        if self.dry_run {
-            match self.format {
-                Format::Human => print!("{plan}"),
-                Format::Json => print_json(&Report { server: &reached.facts, plan: &plan, outcome: None })?,
-            }
-            return Ok(Status::Ok);
-        }
         let template = crate::effects::files::read_text(&p.path(compose::TEMPLATE_PATH))?;
         let compose_text = compose::render(schema, &template, compose::Variant::Compose);
-        let image_tag = self.image.clone();
-        let ship_image = |server: &dyn Remote, progress: &mut dyn FnMut(&str)| {
-            ship_whole(server, &engine, &image_tag, &image.id, progress)
+        let image = ImageRef { tag: self.image.clone(), id: info.id };
+        // A deploy that waited for the lock may find another deploy went first: it plans
+        // again for the server as it is now (a few times at most).
+        let mut attempts = 0;
+        let (reached, plan, outcome) = loop {
+            attempts += 1;
+            progress(&format!("reach {} ({})", target.name, target.describe()));
+            let reached = server::reach(p, &target)?;
+            if let Some(holder) = &reached.facts.lock {
+                progress(&format!("the deploy lock is held by {holder} now"));
+            }
+            let plan = plan::deploy(Inputs {
+                target: &target,
+                image: image.clone(),
+                env: shipment.summary.clone(),
+                release: release_name(p.clock(), &image),
+                wait_secs: self.wait,
+                facts: &reached.facts,
+                edge_config: edge.as_ref().map(|e| e.hash.clone()),
+                hosts: edge.as_ref().map(|e| e.hosts.clone()).unwrap_or_default(),
+                ca_root: edge.as_ref().is_some_and(|e| e.files.ca_root.is_some()),
+            });
+            if self.dry_run {
+                match self.format {
+                    Format::Human => print!("{plan}"),
+                    Format::Json => print_json(&Report { server: &reached.facts, plan: &plan, outcome: None })?,
+                }
+                return Ok(Status::Ok);
+            }
+            let image_tag = self.image.clone();
+            let ship_image = |server: &dyn Remote, progress: &mut dyn FnMut(&str)| {
+                ship_whole(server, &engine, &image_tag, &image.id, progress)
+            };
+            let push = |reference: &str| {
+                engine.push(&image_tag, reference, registry_credentials(), &mut |l| progress_line(human, l))
+            };
+            let payload = Payload {
+                compose: compose_text.clone(),
+                interpolation: interpolation(&target, &plan.slot, &image),
+                shipment: &shipment,
+                edge: edge.as_ref().map(|e| e.files.clone()),
+                ship: &ship_image,
+                push: &push,
+                who: who(),
+                pid: std::process::id(),
+                when: utc_iso(p.clock()),
+                token: token(p.clock()),
+            };
+            match execute::execute(&reached.ssh, &plan, payload, &mut progress) {
+                Err(e) if attempts < 3 && e.downcast_ref::<actions::ServerChanged>().is_some() => {
+                    progress(&format!("{e}: planning again"));
+                }
+                result => break (reached, plan, result?),
+            }
         };
-        let push = |reference: &str| {
-            engine.push(&image_tag, reference, registry_credentials(), &mut |l| progress_line(human, l))
-        };
-        let payload = Payload {
-            compose: compose_text,
-            interpolation: interpolation(&target, &plan.slot, &image),
-            shipment: &shipment,
-            edge: edge.map(|e| e.files),
-            ship: &ship_image,
-            push: &push,
-            who: who(),
-            pid: std::process::id(),
-            when: utc_iso(p.clock()),
-            token: token(p.clock()),
-        };
-        let outcome = execute::execute(&reached.ssh, &plan, payload, &mut progress)?;
+        if outcome.result == Result_::Deployed && matches!(target.tls, targets::Tls::Internal) && target.proxy {
+            let path = fetch_internal_root(p, &target, &reached.ssh)?;
+            progress(&format!("the proxy's internal CA root (trust it to check the certificate): {}", p.show(&path)));
+        }
         match self.format {
             Format::Human => print_outcome(&plan, &outcome, &target),
             Format::Json => print_json(&Report { server: &reached.facts, plan: &plan, outcome: Some(&outcome) })?,
         }
         Ok(Status::failed_if(outcome.result != Result_::Deployed))
     }
+}
+
+/// Where the internal CA root of a target's proxy is kept locally.
+pub fn internal_root_path(p: &Project, t: &Target) -> std::path::PathBuf {
+    p.path(format!("target/deploy/{}/internal-ca.pem", t.name))
+}
+
+/// Copy the proxy's internal CA root (a public certificate) from the server, so a client can
+/// verify what the target serves: `curl --cacert PATH`.
+pub fn fetch_internal_root(p: &Project, t: &Target, server: &dyn Remote) -> anyhow::Result<std::path::PathBuf> {
+    let script = format!(
+        "px=$(docker ps -q --filter label=com.docker.compose.project={} --filter label=com.docker.compose.service=proxy | head -n1)\n\
+         [ -n \"$px\" ] && docker exec \"$px\" cat /data/caddy/pki/authorities/local/root.crt\n",
+        scripts::q(&edge::edge_project(&t.project))
+    );
+    let pem = server.run(&script)?.check("read the proxy's internal CA root")?.stdout_text();
+    anyhow::ensure!(pem.contains("BEGIN CERTIFICATE"), "the proxy has no internal CA root yet");
+    let path = internal_root_path(p, t);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    crate::effects::files::Writer::default().write(&path, pem.as_bytes(), 0o644)?;
+    Ok(path)
 }
 
 /// The slot's `.env`: what Compose interpolates into the release's compose file.
@@ -249,6 +286,9 @@ pub fn public_url(t: &Target) -> Option<String> {
         return None;
     }
     let port = if t.https_port == 443 { String::new() } else { format!(":{}", t.https_port) };
+    if let (None, Some(a)) = (t.tls.hosts().first(), &t.address) {
+        return Some(format!("https://{a}{port}/"));
+    }
     match (t.tls.hosts().first(), &t.connection) {
         (Some(h), _) => Some(format!("https://{h}{port}/")),
         (None, targets::Connection::Sandbox) => Some(format!("https://{}{port}/", crate::rigs::sandbox::VPS_IP)),

@@ -48,6 +48,20 @@ pub fn secret_env_values(root: &Path, env_file: &Path) -> anyhow::Result<Vec<Str
 /// A test image: busybox httpd serving `/health` and a page naming `variant`; `healthy =
 /// false` makes one that prints its env (with a secret) and exits, so its health gate fails.
 pub fn image(engine: &Engine, variant: &str, healthy: bool, pad_mb: u32) -> anyhow::Result<String> {
+    let cmd = if healthy {
+        r#"CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]"#
+    } else {
+        r#"CMD ["sh", "-c", "echo starting with JWT_SECRET=$JWT_SECRET; echo fatal: cannot start; exit 3"]"#
+    };
+    build_image(engine, variant, cmd, pad_mb)
+}
+
+/// A test image whose app takes `secs` to answer (a slow start the gate must wait out).
+pub fn slow_image(engine: &Engine, variant: &str, secs: u32) -> anyhow::Result<String> {
+    build_image(engine, variant, &format!(r#"CMD ["sh", "-c", "sleep {secs}; exec httpd -f -p 8080 -h /www"]"#), 0)
+}
+
+fn build_image(engine: &Engine, variant: &str, cmd: &str, pad_mb: u32) -> anyhow::Result<String> {
     let tag = format!("xtask-deploy-test:{variant}");
     let images = BollardEngine::new(engine.client()?)?;
     if images.inspect(&tag)?.is_some() {
@@ -55,11 +69,6 @@ pub fn image(engine: &Engine, variant: &str, healthy: bool, pad_mb: u32) -> anyh
     }
     engine.ensure_base_image("busybox:1.36")?;
     let pad = if pad_mb > 0 { format!("RUN head -c {}000000 /dev/urandom > /pad\n", pad_mb) } else { String::new() };
-    let cmd = if healthy {
-        r#"CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]"#.to_string()
-    } else {
-        r#"CMD ["sh", "-c", "echo starting with JWT_SECRET=$JWT_SECRET; echo fatal: cannot start; exit 3"]"#.to_string()
-    };
     let dockerfile = format!(
         "FROM busybox:1.36\n{pad}RUN mkdir -p /www && echo ok > /www/health && echo '<p id=\"status\">variant {variant}</p>' > /www/index.html\nUSER 10001:10001\n{cmd}\n"
     );
@@ -85,11 +94,16 @@ impl Fixture {
             std::fs::copy(root.join(f), dir.path().join(f)).with_context(|| format!("copy {f}"))?;
         }
         let app_dir = format!("/srv/test-{name}");
+        // Its own proxy ports, project and app dir, so tests sharing the sandbox do not meet;
+        // no host names: the proxy's internal CA, for the VPS's address.
         std::fs::write(
             dir.path().join("deploy/targets.toml"),
             format!(
-                "default = \"sandbox\"\n[target.sandbox]\nssh_alias = \"vps\"\nssh_config = \"{}\"\napp_dir = \"{app_dir}\"\napp_port = {port}\nhealth_url = \"http://127.0.0.1:{port}/health\"\nhealth_timeout_secs = 20\nkeep_releases = 2\nproject = \"t{name}\"\n",
-                sandbox.ssh_config().display()
+                "default = \"sandbox\"\n[target.sandbox]\nssh_alias = \"vps\"\nssh_config = \"{}\"\naddress = \"{VPS_IP}\"\n\
+                 app_dir = \"{app_dir}\"\napp_port = 8080\nhealth_path = \"/health\"\nhealth_timeout_secs = 20\n\
+                 drain_secs = 1\nkeep_releases = 2\nproject = \"t{name}\"\nhttps_port = {port}\nhttp_port = {}\n",
+                sandbox.ssh_config().display(),
+                port + 100
             ),
         )?;
         // Throwaway secrets from the project's own generator, so the env file passes verify-env;
@@ -105,7 +119,12 @@ impl Fixture {
         let secrets = secret_values(dir.path(), &env_file)?;
         anyhow::ensure!(secrets.len() >= 4, "expected generated secrets, got {}", secrets.len());
         let f = Fixture { engine, sandbox, dir, app_dir, port, secrets };
-        f.ssh(&format!("rm -rf {0}; docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=t{name}) 2>/dev/null; true", f.app_dir))?;
+        f.ssh(&format!(
+            "rm -rf {0}; for p in t{name} t{name}-blue t{name}-green t{name}-edge; do \
+             docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; done; \
+             docker network rm t{name}-edge >/dev/null 2>&1; true",
+            f.app_dir
+        ))?;
         Ok(f)
     }
 
@@ -141,11 +160,27 @@ impl Fixture {
         Ok(out.stdout_text().trim().to_string())
     }
 
-    /// The page the app serves, fetched from the host like a visitor would.
+    /// The public HTTPS URL of the fixture's target.
+    pub fn url(&self) -> String {
+        format!("https://{VPS_IP}:{}/", self.port)
+    }
+
+    /// The internal CA root the deploy copied from the proxy (what verifies the URL).
+    pub fn ca_root(&self) -> PathBuf {
+        self.root().join("target/deploy/sandbox/internal-ca.pem")
+    }
+
+    /// The page the app serves, fetched from the host over HTTPS like a visitor would, the
+    /// certificate checked against the proxy's CA.
     pub fn page(&self) -> String {
-        let url = format!("http://{VPS_IP}:{}/", self.port);
-        let out = Command::new("curl").args(["-fsS", "-m", "5", &url]).output();
+        let out =
+            Command::new("curl").arg("-fsS").args(["-m", "5", "--cacert"]).arg(self.ca_root()).arg(self.url()).output();
         out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    }
+
+    /// A bounded request loop against the public URL (see [`Load`]).
+    pub fn load(&self) -> Load {
+        Load::start(self.url(), self.ca_root())
     }
 
     /// Remove an image from the server's engine by ID (every tag), so the next deploy sends it.
@@ -220,4 +255,59 @@ pub fn sandbox_root() -> PathBuf {
 
 pub fn workspace() -> PathBuf {
     xtask::rigs::engine::workspace_root()
+}
+
+/// Requests to a URL every 20 ms from a thread, one fresh `curl` (new TCP and TLS) each,
+/// until stopped, 5000 requests or 240 s, whichever comes first: a bounded loop that counts
+/// every answer that is not a 200.
+pub struct Load {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<LoadResult>>,
+}
+
+#[derive(Debug, Default)]
+pub struct LoadResult {
+    pub total: usize,
+    pub failed: usize,
+    /// The first few failures: the status (or curl's error) and when.
+    pub failures: Vec<String>,
+}
+
+impl Load {
+    pub fn start(url: String, ca: PathBuf) -> Load {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            let mut r = LoadResult::default();
+            while !flag.load(std::sync::atomic::Ordering::SeqCst)
+                && r.total < 5000
+                && start.elapsed() < std::time::Duration::from_secs(240)
+            {
+                let out = Command::new("curl")
+                    .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "5", "--cacert"])
+                    .arg(&ca)
+                    .arg(&url)
+                    .output();
+                r.total += 1;
+                let code = out.as_ref().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+                if code != "200" {
+                    r.failed += 1;
+                    if r.failures.len() < 10 {
+                        let err = out.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_default();
+                        r.failures.push(format!("{:.1}s: {code} {err}", start.elapsed().as_secs_f64()));
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r
+        });
+        Load { stop, handle: Some(handle) }
+    }
+
+    /// Stop the loop and return what it saw.
+    pub fn finish(mut self) -> LoadResult {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default()
+    }
 }

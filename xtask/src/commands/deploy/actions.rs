@@ -266,15 +266,31 @@ pub fn holder_is_dead(held_by: &str, who: &str) -> bool {
     holder_who == who && pid.parse::<u32>().is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
 }
 
+/// The live release changed between the checks and the lock (another deploy went first):
+/// the plan was made for a server that is no more.
+#[derive(Debug)]
+pub struct ServerChanged {
+    pub now: String,
+    pub planned: String,
+}
+
+impl std::fmt::Display for ServerChanged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server changed since the checks: the live release is now {:?}, not {:?}; run the command again",
+            self.now, self.planned
+        )
+    }
+}
+
+impl std::error::Error for ServerChanged {}
+
 fn expect(ctx: &mut Ctx<'_>, current: Option<&str>) -> anyhow::Result<()> {
     let script = format!("readlink {}/current 2>/dev/null | sed 's#.*/##'\n", scripts::q(&ctx.plan.app_dir));
     let now = ctx.call(&script, "read the live release")?.stdout_text().trim().to_string();
     if now != current.unwrap_or("") {
-        bail!(
-            "the server changed since the checks: the live release is now {:?}, not {:?}; run the command again",
-            now,
-            current.unwrap_or("")
-        );
+        return Err(ServerChanged { now, planned: current.unwrap_or("").to_string() }.into());
     }
     Ok(())
 }

@@ -79,13 +79,17 @@ pub fn render_edge(p: &Project, t: &Target) -> anyhow::Result<Option<EdgeRender>
 /// The address a target without host names is served at (its internal-CA certificate's
 /// subject): the sandbox's, or the target's `host`.
 fn internal_address(t: &Target) -> anyhow::Result<String> {
+    if let Some(a) = &t.address {
+        return Ok(a.clone());
+    }
     Ok(match &t.connection {
         Connection::Sandbox => crate::rigs::sandbox::VPS_IP.to_string(),
         Connection::Direct { host, .. } => host.clone(),
         Connection::Alias { alias } if !matches!(t.tls, Tls::Internal) => alias.clone(),
         Connection::Alias { alias } => bail!(
             "target {} is reached through the ssh alias {alias:?}, so its public address is unknown here: set \
-             `hosts = [\"app.example.com\"]` (with acme_email) for real certificates",
+             `hosts = [\"app.example.com\"]` (with acme_email) for real certificates, or `address` for the \
+             internal CA",
             t.name
         ),
     })

@@ -51,6 +51,8 @@ pub(super) struct RawTarget {
     pub(super) acme_ca_root: Option<PathBuf>,
     #[serde(default)]
     pub(super) hsts_include_subdomains: bool,
+    /// The server's public address for the internal CA (no `hosts`); default: `host`.
+    address: Option<String>,
     #[serde(default = "default_http_port")]
     http_port: u16,
     #[serde(default = "default_https_port")]
@@ -131,6 +133,8 @@ pub struct Target {
     /// `Strict-Transport-Security` with `includeSubDomains` (off by default: it binds every
     /// subdomain to HTTPS for a year).
     pub hsts_include_subdomains: bool,
+    /// The public address served with the internal CA when there are no `hosts`.
+    pub address: Option<String>,
     /// The ports the proxy owns on the server (80 and 443 unless a test shares a server).
     pub http_port: u16,
     pub https_port: u16,
@@ -237,6 +241,11 @@ impl Targets {
 
 fn resolve(name: &str, raw: RawTarget) -> anyhow::Result<Target> {
     let tls = super::tls::resolve(&raw)?;
+    if let Some(a) = &raw.address
+        && (a.is_empty() || !a.chars().all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c)))
+    {
+        bail!("address must be an IP address or host name, got {a:?}");
+    }
     let connection = match (raw.sandbox, raw.ssh_alias, raw.host) {
         (true, None, None) => Connection::Sandbox,
         (false, Some(alias), None) => Connection::Alias { alias },
@@ -276,6 +285,7 @@ fn resolve(name: &str, raw: RawTarget) -> anyhow::Result<Target> {
         proxy: raw.proxy,
         tls,
         hsts_include_subdomains: raw.hsts_include_subdomains,
+        address: raw.address,
         http_port: raw.http_port,
         https_port: raw.https_port,
         proxy_image: raw.proxy_image.unwrap_or_else(|| PROXY_IMAGE.into()),
