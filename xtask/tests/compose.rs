@@ -16,14 +16,17 @@ fn rendered_compose_file_passes_docker_compose_config() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let rendered = xtask::plan::compose::render(&schema, &template, xtask::plan::compose::Variant::Compose);
     std::fs::write(dir.path().join("docker-compose.yml"), rendered)?;
-    std::fs::write(dir.path().join(".env"), "APP_IMAGE=reference-app:0123456789ab\nAPP_PORT=8080\n")?;
+    std::fs::write(
+        dir.path().join(".env"),
+        "APP_IMAGE=reference-app:0123456789ab\nSLOT=blue\nSLOT_ALIAS=app-blue\nEDGE_NETWORK=app-edge\nGATE_IMAGE=busybox:1.36\n",
+    )?;
     std::fs::write(dir.path().join(".env.production"), "NODE_ENV=production\n")?;
     std::fs::create_dir(dir.path().join("secrets"))?;
     std::fs::write(dir.path().join("secrets/postgres_password.txt"), "x")?;
     let out = Command::new("docker-compose").args(["-p", "check", "config", "-q"]).current_dir(dir.path()).output()?;
     assert!(out.status.success(), "docker-compose config -q: {}", String::from_utf8_lossy(&out.stderr));
     // Without APP_IMAGE the file refuses to run rather than pick some default image.
-    std::fs::write(dir.path().join(".env"), "")?;
+    std::fs::write(dir.path().join(".env"), "SLOT_ALIAS=app-blue\nEDGE_NETWORK=app-edge\nGATE_IMAGE=busybox:1.36\n")?;
     let out = Command::new("docker-compose").args(["-p", "check", "config", "-q"]).current_dir(dir.path()).output()?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("APP_IMAGE"));

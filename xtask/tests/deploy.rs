@@ -34,7 +34,7 @@ fn a_redeploy_and_a_rollback_under_load_fail_no_request() -> anyhow::Result<()> 
     // What landed on the server: private env file and secrets, no secret in the compose file.
     let release = j["outcome"]["release"].as_str().unwrap().to_string();
     let rdir = format!("{}/releases/{release}", f.app_dir);
-    assert_eq!(f.ssh(&format!("stat -c %a {rdir}/.env.production"))?, "600");
+    assert_eq!(f.ssh(&format!("stat -c %a {rdir}/.env.production"))?, "600", "the shipped env file");
     assert_eq!(f.ssh(&format!("stat -c %a {rdir}/secrets/postgres_password.txt"))?, "600");
     assert_eq!(f.ssh(&format!("stat -c %a {rdir}/secrets"))?, "700");
     f.assert_clean(&f.ssh(&format!("cat {rdir}/docker-compose.yml {rdir}/.env {}/edge/caddy.json", f.app_dir))?);

@@ -40,9 +40,20 @@ fn explain_names_the_file_and_line_of_each_value_and_masks_secrets() {
 #[test]
 fn verify_env_layered_passes_on_generated_layers_and_points_at_the_layer_file() {
     let f = layered();
+    // The committed production layer names `.test` stand-ins, which verify-env calls
+    // placeholders in production: a deployed app's own origins here.
+    f.write(
+        "config/production.env",
+        "NODE_ENV=production\nALLOWED_ORIGINS=https://app.acme.io\nRATE_LIMIT_MAX=100\nVITE_SUPABASE_URL=https://sb.acme.io\n",
+    );
     f.xtask(&["secrets", "gen", "--layered", "--throwaway"]).expect(0);
+    // A throwaway provider key is an error in production: put a real-looking one in.
+    f.write("secrets/openrouter_api_key.txt", &format!("{}\n", envfile::sample::OPENROUTER_API_KEY));
     f.xtask(&["verify-env", "--layered"]).expect(0);
-    f.write("config/production.env", "NODE_ENV=production\nALLOWED_ORIGINS=*\nRATE_LIMIT_MAX=100\nVITE_SUPABASE_URL=https://supabase.reference.test\n");
+    f.write(
+        "config/production.env",
+        "NODE_ENV=production\nALLOWED_ORIGINS=*\nRATE_LIMIT_MAX=100\nVITE_SUPABASE_URL=https://sb.acme.io\n",
+    );
     let run = f.xtask(&["verify-env", "--layered", "--format", "json"]);
     run.expect(1);
     let msgs = run.json()["findings"].to_string();
@@ -65,6 +76,19 @@ fn verify_env_warns_about_an_overdue_rotation() {
         "VITE_SUPABASE_URL=https://sb.acme.io",
     ])
     .expect(0);
+    // A throwaway provider key is an error in production: put a real-looking one in.
+    let env = std::fs::read_to_string(f.path(".env.production")).unwrap();
+    let env: String = env
+        .lines()
+        .map(|l| {
+            if l.starts_with("OPENROUTER_API_KEY=") {
+                format!("OPENROUTER_API_KEY={}\n", envfile::sample::OPENROUTER_API_KEY)
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    f.write(".env.production", &env);
     f.xtask(&["verify-env"]).expect(0);
     f.write("deploy/secrets-meta.toml", "[production.JWT_SECRET]\ngenerated = \"2001-01-01\"\n");
     let run = f.xtask(&["verify-env", "--format", "json"]);

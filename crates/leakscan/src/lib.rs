@@ -27,7 +27,7 @@ pub use engine::{Report, Scanner};
 pub use finding::{Finding, Kind, Location, Severity, mask};
 pub use git::scan_git;
 pub use image::scan_image_stream;
-pub use needles::{Encoding, KnownValue, MIN_VALUE_LEN, Needles, WeakValue};
+pub use needles::{Encoding, KnownValue, MIN_VALUE_LEN, Needles, WeakValue, encodings};
 pub use rules::RULE_IDS;
 pub use walk::{Limits, scan_archive_stream};
 

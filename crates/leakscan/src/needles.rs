@@ -159,7 +159,7 @@ impl Needles {
 
 /// All encodings of one value. Base64 comes in the three byte alignments a value can have
 /// inside a longer base64 string; only the characters fully determined by the value are kept.
-pub(crate) fn encodings(value: &[u8]) -> Vec<(Encoding, Vec<u8>)> {
+pub fn encodings(value: &[u8]) -> Vec<(Encoding, Vec<u8>)> {
     let mut out = vec![(Encoding::Raw, value.to_vec())];
     for (enc, engine) in [
         (Encoding::Base64, &base64::engine::general_purpose::STANDARD_NO_PAD),

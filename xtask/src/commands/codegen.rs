@@ -86,4 +86,20 @@ mod tests {
             assert!(guide.contains(&format!("| `{code}` |")), "{code} missing from the guide");
         }
     }
+
+    /// Regression: the public anon key was labelled "secret, set on the server" and provider
+    /// keys "generated per machine".
+    #[test]
+    fn the_matrix_says_who_makes_each_value() {
+        let all = generate_all(&Project::open(Project::workspace_root())).unwrap();
+        let guide = &all.iter().find(|(rel, _)| rel.ends_with("environment-variables.md")).unwrap().1;
+        let row =
+            |name: &str| guide.lines().find(|l| l.starts_with(&format!("| `{name}` |"))).unwrap_or("").to_string();
+        assert!(
+            row("VITE_SUPABASE_ANON_KEY").contains("public (baked into the bundle)"),
+            "{}",
+            row("VITE_SUPABASE_ANON_KEY")
+        );
+        assert!(!row("OPENROUTER_API_KEY").contains("generated per machine"), "{}", row("OPENROUTER_API_KEY"));
+    }
 }

@@ -112,7 +112,7 @@ impl Args {
         } else {
             say("loading the page in headless Chromium");
             let shot = dir.join("page.png");
-            let page = browser::check_page(&url, &shot)?;
+            let page = browser::check_page(&url, &shot, &[])?;
             (Some(page.status), Some(shot))
         };
         let _ = sandbox;

@@ -101,18 +101,20 @@ impl Fixture {
             format!(
                 "default = \"sandbox\"\n[target.sandbox]\nssh_alias = \"vps\"\nssh_config = \"{}\"\naddress = \"{VPS_IP}\"\n\
                  app_dir = \"{app_dir}\"\napp_port = 8080\nhealth_path = \"/health\"\nhealth_timeout_secs = 20\n\
-                 drain_secs = 1\nkeep_releases = 2\nproject = \"t{name}\"\nhttps_port = {port}\nhttp_port = {}\n",
+                 drain_secs = 1\nkeep_releases = 2\nproject = \"t{name}\"\nhttps_port = {port}\nhttp_port = {}\n\
+                 environment = \"dev\"\n",
                 sandbox.ssh_config().display(),
                 port + 100
             ),
         )?;
         // Throwaway secrets from the project's own generator, so the env file passes verify-env;
         // every secret value it holds is a canary no output may contain.
-        let env_file = dir.path().join(".env.production");
+        // Throwaway values are refused in production: the fixture deploys dev.
+        let env_file = dir.path().join(".env.dev");
         let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
             .arg("--project-dir")
             .arg(dir.path())
-            .args(["secrets", "gen", "--throwaway", "--env-file"])
+            .args(["secrets", "gen", "--throwaway", "--env", "dev", "--env-file"])
             .arg(&env_file)
             .output()?;
         anyhow::ensure!(out.status.success(), "secrets gen: {}", String::from_utf8_lossy(&out.stderr));
@@ -151,7 +153,7 @@ impl Fixture {
 
     /// The generated JWT_SECRET (the broken test image prints it).
     pub fn jwt_secret(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join(".env.production")).unwrap_or_default();
+        let text = std::fs::read_to_string(self.dir.path().join(".env.dev")).unwrap_or_default();
         text.lines().find_map(|l| l.strip_prefix("JWT_SECRET=")).unwrap_or_default().trim_matches('\'').to_string()
     }
 

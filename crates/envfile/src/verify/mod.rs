@@ -100,6 +100,7 @@ codes! {
     GitTracked = "git-tracked": "the env file is tracked by git",
     GitInHistory = "git-in-history": "the env file is in git history",
     RotationOverdue = "rotation-overdue": "a secret older than its rotation period (deploy/secrets-meta.toml)",
+    ThrowawayValue = "throwaway-value": "a demo value `secrets gen --throwaway` made (no provider accepts it): an error in production",
 }
 
 impl std::fmt::Display for Code {

@@ -89,7 +89,7 @@ pub fn denylisted(value: &str) -> bool {
 }
 
 /// Why a value looks like a placeholder, if it does.
-pub fn placeholder(value: &str, example: Option<&str>) -> Option<&'static str> {
+pub fn placeholder(value: &str, example: Option<&str>, production: bool) -> Option<&'static str> {
     let lower = value.to_ascii_lowercase();
     let t = lower.trim();
     if SUPABASE_DEMO_JWT_SECRETS.contains(&value) {
@@ -127,10 +127,38 @@ pub fn placeholder(value: &str, example: Option<&str>) -> Option<&'static str> {
     if t.contains("xxx") {
         return Some("an xxx placeholder");
     }
-    if t.contains("example") {
-        return Some("an example value");
+    if hosts(t).any(|h| reserved(h)) {
+        return Some("a reserved example host name (example.com, .example, .invalid, .test)");
+    }
+    if production && hosts(t).any(|h| h == "localhost" || h.ends_with(".localhost") || h == "127.0.0.1") {
+        return Some("a localhost address in production");
     }
     None
+}
+
+/// The host names in a value: of each URL (`scheme://[user@]host[:port]/...`), of an email
+/// address, or the value itself when it is one bare name; several for a comma list.
+fn hosts(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').filter_map(|part| {
+        let part = part.trim();
+        let rest = part.split_once("://").map(|(_, r)| r).unwrap_or(part);
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+        let host = host
+            .rsplit_once(':')
+            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+            .map(|(h, _)| h)
+            .unwrap_or(host);
+        (host.contains('.') || host == "localhost").then_some(host.trim_end_matches('.'))
+    })
+}
+
+/// RFC 2606 and RFC 6761 names no real service has: `example.com/.net/.org` and their
+/// subdomains, the `.example`, `.invalid` and `.test` top-level domains.
+fn reserved(host: &str) -> bool {
+    ["example.com", "example.net", "example.org"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+        || [".example", ".invalid", ".test"].iter().any(|tld| host.ends_with(tld))
+        || ["example", "invalid", "test"].contains(&host)
 }
 
 #[cfg(test)]
@@ -147,6 +175,25 @@ mod tests {
         assert!(estimated_bytes("short") < 8.0);
     }
 
+    /// Regression: any host containing "example" was called a placeholder.
+    #[test]
+    fn only_reserved_names_are_example_hosts() {
+        for real in ["https://db.example-app.com", "postgres://u:p@examples.io:5432/db", "ops@myexample.org"] {
+            assert!(placeholder(real, None, true).is_none(), "{real}");
+        }
+        for reserved in [
+            "https://app.example.com,https://www.acme.io",
+            "ops@example.org",
+            "https://api.example:8443/x",
+            "postgres://u:p@db.invalid/db",
+            "app.sandbox.test",
+        ] {
+            assert!(placeholder(reserved, None, false).is_some(), "{reserved}");
+        }
+        assert!(placeholder("http://localhost:5173", None, true).is_some());
+        assert!(placeholder("http://localhost:5173", None, false).is_none(), "localhost is a dev value");
+    }
+
     #[test]
     fn placeholders_and_denylist() {
         for p in [
@@ -159,9 +206,9 @@ mod tests {
             "https://your-project.supabase.co",
             "your-super-secret-jwt-token-with-at-least-32-characters-long",
         ] {
-            assert!(placeholder(p, None).is_some(), "{p}");
+            assert!(placeholder(p, None, false).is_some(), "{p}");
         }
-        assert!(placeholder("k8Jd9s0Qm2", None).is_none());
+        assert!(placeholder("k8Jd9s0Qm2", None, false).is_none());
         assert!(denylisted("Password123!") && denylisted("postgres") && !denylisted("k8Jd9s0Qm2"));
     }
 }

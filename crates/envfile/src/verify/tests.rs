@@ -90,3 +90,18 @@ fn no_message_or_hint_carries_a_value() {
         assert!(!all.contains("canary"), "{f:?}");
     }
 }
+
+/// Regression: values `secrets gen --throwaway` wrote passed `verify-env --env production`.
+#[test]
+fn throwaway_values_are_an_error_in_production_and_a_note_elsewhere() {
+    let text = with(
+        &format!("OPENROUTER_API_KEY={}", sample::OPENROUTER_API_KEY),
+        "OPENROUTER_API_KEY=sk-or-v1-throwaway-0123456789abcdef0123456789abcdef0123456789abcdef",
+    );
+    let prod = verify(&schema(), "production", text.as_bytes(), &|_| None, &facts());
+    let f = prod.iter().find(|f| f.code == Code::ThrowawayValue).expect("flagged in production");
+    assert_eq!(f.severity, Severity::Error);
+    let dev = verify(&schema(), "dev", text.as_bytes(), &|_| None, &facts());
+    let f = dev.iter().find(|f| f.code == Code::ThrowawayValue).expect("noted in dev");
+    assert_eq!(f.severity, Severity::Info);
+}

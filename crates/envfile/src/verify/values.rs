@@ -36,9 +36,23 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
             ));
             continue;
         }
+        let production = is_production(ctx.environment);
+        if value.contains(THROWAWAY_MARK) {
+            // Made for a demo on purpose: fine there, never in production.
+            let severity = if production { Severity::Error } else { Severity::Info };
+            out.push(finding(
+                severity,
+                Code::ThrowawayValue,
+                Some(name),
+                line,
+                format!("{name} holds a throwaway demo value (secrets gen --throwaway); no provider accepts it"),
+                Some(how_to_get(decl)),
+            ));
+            continue;
+        }
         // A config example ("info", "100") is a fine value; a secret's never is.
         let example = decl.example.as_deref().filter(|_| decl.plane.is_secret());
-        if let Some(why) = placeholder(value, example) {
+        if let Some(why) = placeholder(value, example, production) {
             out.push(finding(
                 Severity::Error,
                 Code::Placeholder,
@@ -52,6 +66,14 @@ pub(crate) fn check(ctx: &Ctx, out: &mut Vec<Finding>) {
         weak(decl, value, line, out);
         format_rule(decl, value, line, out);
     }
+}
+
+/// What `secrets gen --throwaway` puts in every value it makes up (see the generator).
+pub const THROWAWAY_MARK: &str = "throwaway";
+
+/// Whether an environment is production (by name: `production`, `prod`, `prod-eu`...).
+pub fn is_production(env: &str) -> bool {
+    env == "production" || env == "prod" || env.starts_with("prod-") || env.starts_with("production-")
 }
 
 fn missing(ctx: &Ctx, out: &mut Vec<Finding>) {

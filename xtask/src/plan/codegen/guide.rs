@@ -35,14 +35,21 @@ fn matrix(schema: &Schema, out: &mut String) {
     );
     out.push_str("|---|---|---|---|---|---|---|---|\n");
     for v in &schema.vars {
-        let dev = match (&v.dev, v.plane.is_secret() || v.generator.is_some()) {
-            (Some(d), _) => format!("`{d}`"),
-            (None, true) => "generated per machine".into(),
-            (None, false) => "-".into(),
+        // Regression: a provider's key was called "generated per machine" and the public
+        // anon key "secret, set on the server".
+        let dev = match (&v.dev, &v.generator, &v.provided_by) {
+            (Some(d), _, _) => format!("`{d}`"),
+            (None, Some(_), _) => "generated per machine".into(),
+            (None, None, Some(p)) => format!("your dev key from {p}"),
+            (None, None, None) if v.plane.is_secret() => "set by hand".into(),
+            (None, None, None) => "-".into(),
         };
         let prod = match (&v.example, v.plane) {
             (Some(e), Plane::Public | Plane::Config) if v.format != envfile::Format::Jwt => format!("e.g. `{e}`"),
             (_, Plane::BuildSecret) => "builder env or `secrets/` only".into(),
+            (_, Plane::Public) => "generated, public (baked into the bundle)".into(),
+            (_, Plane::Config) => "set per environment".into(),
+            _ if v.provided_by.is_some() => "your production key, set on the server".into(),
             _ => "secret, set on the server".into(),
         };
         let build = match v.plane {

@@ -18,12 +18,23 @@ pub struct Shipment {
     pub secret_values: Vec<Secret>,
 }
 
-/// One `KEY=value` line both Compose v1 and v2 read back to the same value.
+/// One `KEY=value` line both Compose v1 (python-dotenv) and v2 read back to the same value.
+/// Plain values go unquoted; others in single quotes, which v2 keeps as written but v1 still
+/// decodes `\\` and `\'` in: a value with a backslash goes unquoted (both keep unquoted
+/// backslashes) when nothing else in it needs quotes, and is refused otherwise.
 fn line(name: &str, value: &Secret) -> anyhow::Result<String> {
     let v = value.expose();
-    let plain = v.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:/+=,@%".contains(c));
-    if plain {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-.:/+=,@%".contains(c);
+    if v.chars().all(plain) {
         Ok(format!("{name}={v}\n"))
+    } else if v.contains('\\') {
+        if v.chars().all(|c| plain(c) || c == '\\') {
+            return Ok(format!("{name}={v}\n"));
+        }
+        bail!(
+            "{name}: the value holds a backslash next to characters that need quotes, and Compose v1 and v2 read \
+             quoted backslashes differently; choose a value without backslashes (or regenerate it: `cargo xtask secrets gen`)"
+        )
     } else if !v.contains(['\'', '\n', '\r']) {
         Ok(format!("{name}='{v}'\n"))
     } else {
@@ -68,14 +79,40 @@ pub fn prepare(
     Ok(ship)
 }
 
-/// Replace every known secret value in `text` by its masked form.
+/// Replace every known secret value in `text` by its masked form: the value itself, every
+/// encoding the scanner searches for (base64, hex, URL- and JSON-escaped), and long pieces of
+/// it (a log line that prints half a key still leaks half a key).
 pub fn mask_all(text: &str, secrets: &[Secret]) -> String {
+    let mut forms: Vec<(String, String)> = Vec::new();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        let v = s.expose();
+        let label = format!("[masked {}]", s.masked());
+        forms.push((v.to_string(), label.clone()));
+        if v.len() < 8 {
+            continue;
+        }
+        for (_, bytes) in leakscan::encodings(v.as_bytes()) {
+            if let Ok(form) = String::from_utf8(bytes)
+                && form.len() >= 8
+            {
+                forms.push((form, label.clone()));
+            }
+        }
+        // Prefixes and suffixes of at least half the value (and 12 characters).
+        let chars: Vec<char> = v.chars().collect();
+        let min = (chars.len() / 2).max(12);
+        for n in (min..chars.len()).rev() {
+            forms.push((chars[..n].iter().collect(), label.clone()));
+            forms.push((chars[chars.len() - n..].iter().collect(), label.clone()));
+        }
+    }
+    // Longest first, so a form containing another is masked whole.
+    forms.sort_by_key(|(f, _)| std::cmp::Reverse(f.len()));
     let mut out = text.to_string();
-    // Longest first, so a secret containing another is masked whole.
-    let mut sorted: Vec<&Secret> = secrets.iter().filter(|s| s.len() >= 4).collect();
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for s in sorted {
-        out = out.replace(s.expose(), &format!("[masked {}]", s.masked()));
+    for (form, label) in forms {
+        if out.contains(&form) {
+            out = out.replace(&form, &label);
+        }
     }
     out
 }
@@ -119,11 +156,39 @@ mod tests {
         assert_eq!(s.secret_files[0].1.expose(), "from-file-123");
     }
 
+    /// Regression: a failing release's log that printed a secret base64-encoded, or half of
+    /// it, was shown as it was.
+    #[test]
+    fn masking_hides_encodings_and_long_pieces() {
+        use base64::Engine as _;
+        let secret = "canary-3f9a1c7e5b2d4f6a8c0e";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let hex = secretkit::hex(secret.as_bytes());
+        let log = format!("key b64={b64} hex={hex} head={} tail={}", &secret[..16], &secret[10..]);
+        let out = mask_all(&log, &[Secret::new(secret)]);
+        for leak in [b64.as_str(), hex.as_str(), &secret[..16], &secret[10..]] {
+            assert!(!out.contains(leak), "{leak} still in {out}");
+        }
+        assert!(out.contains("key b64=[masked"), "{out}");
+    }
+
     #[test]
     fn masking_hides_every_secret_value() {
         let secrets = vec![Secret::new("canary-abcdefghijklmnop"), Secret::new("tiny")];
         let out = mask_all("boom canary-abcdefghijklmnop and tiny", &secrets);
         assert!(!out.contains("canary-abcdefghijklmnop") && !out.contains(" tiny"), "{out}");
+    }
+
+    /// Regression: a single-quoted value with `\\` shipped unchanged and Compose v1 gave the
+    /// container one backslash instead of two.
+    #[test]
+    fn backslashes_ship_unquoted_or_not_at_all() {
+        let l = line("X", &Secret::new(r"a\\b\c")).unwrap();
+        assert_eq!(l, "X=a\\\\b\\c\n");
+        // The reader of record (Compose v2) reads it back as written.
+        let back = envfile::compose::parse(&l, &|_| None).unwrap();
+        assert_eq!(back[0].value, r"a\\b\c");
+        assert!(line("X", &Secret::new(r"a b\c")).is_err());
     }
 
     #[test]
