@@ -2,7 +2,7 @@
 //! in its module as an `Args` type.
 
 use crate::commands::{
-    audit, bench, build_image, codegen, demo, deploy, env_show, scan, secrets, test as test_cmd, verify_env,
+    audit, bench, build_image, codegen, demo, deploy, env_show, lint, scan, secrets, test as test_cmd, verify_env,
     verify_git, verify_image,
 };
 use crate::project::Project;
@@ -49,6 +49,9 @@ pub enum Command {
     BuildImage(build_image::Args),
     /// Scan every layer, the config and the history of a local image
     VerifyImage(verify_image::Args),
+    /// Lint a Dockerfile without building (the same checks build-image runs)
+    #[command(subcommand)]
+    Lint(lint::LintCommand),
     /// Deploy to a VPS over SSH, health-gated, with automatic rollback
     #[command(subcommand)]
     Deploy(deploy::DeployCommand),
@@ -78,6 +81,7 @@ impl Cli {
             Command::Scan(a) => a.run(g),
             Command::BuildImage(a) => a.run(g),
             Command::VerifyImage(a) => a.run(g),
+            Command::Lint(c) => c.run(g),
             Command::Deploy(c) => c.run(g),
             Command::Secrets(c) => c.run(g),
             Command::VerifyGit(a) => a.run(g),

@@ -146,7 +146,7 @@ impl BuildOutcome {
             d.message = format!("{} (in the frontend bundle)", d.message);
             d
         }));
-        out.extend(self.lint_findings.iter().map(LintFinding::diagnostic));
+        out.extend(self.lint_findings.iter().map(|f| f.diagnostic("deploy/Dockerfile")));
         if let Some(v) = &self.image {
             out.extend(v.diagnostics());
         }

@@ -8,6 +8,7 @@ pub mod codegen;
 pub mod demo;
 pub mod deploy;
 pub mod env_show;
+pub mod lint;
 pub mod scan;
 pub mod secrets;
 pub mod test;

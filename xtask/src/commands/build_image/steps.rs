@@ -5,7 +5,6 @@ use super::frontend;
 use super::{BuildOptions, BuildOutcome, Stage, Timer, stage_context};
 use crate::commands::verify_image;
 use crate::effects::docker::{BuildRequest, ImageEngine};
-use crate::effects::files;
 use crate::plan::dockerfile_lint;
 use crate::project::{EnvSelection, Project};
 use anyhow::Context;
@@ -13,7 +12,7 @@ use envfile::Severity;
 use envfile::env::Env;
 use envfile::{Plane, Schema, Secret};
 use leakscan::KnownValue;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The target the server is linked for: static glibc, so it runs in a busybox or scratch image.
@@ -87,16 +86,7 @@ fn run_steps(
 
     progress("lint deploy/Dockerfile");
     let dockerfile = root.join("deploy/Dockerfile");
-    let text = std::fs::read_to_string(&dockerfile).with_context(|| format!("read {}", dockerfile.display()))?;
-    let secret_names: BTreeSet<String> =
-        schema.vars.iter().filter(|v| v.plane.is_secret()).map(|v| v.name.clone()).collect();
-    let lint = t.time("lint", true, || -> anyhow::Result<_> {
-        let files = files::relative_files(root, &["target", "node_modules", ".git"])
-            .context("list the project files a `docker build .` would send")?;
-        let ignore = files::read_optional(&root.join(".dockerignore"))?;
-        let risky = dockerfile_lint::risky_context_files(&files, ignore.as_deref());
-        Ok(dockerfile_lint::lint(&text, &secret_names, &risky))
-    })?;
+    let lint = t.time("lint", true, || crate::commands::lint::lint_dockerfile(project, &dockerfile, root))?;
     let bad = lint.iter().any(|f| f.severity == dockerfile_lint::Severity::Error);
     out.lint_findings = lint;
     if bad {
