@@ -127,7 +127,7 @@ pub fn placeholder(value: &str, example: Option<&str>, production: bool) -> Opti
     if t.contains("xxx") {
         return Some("an xxx placeholder");
     }
-    if hosts(t).any(|h| reserved(h)) {
+    if hosts(t).any(reserved) {
         return Some("a reserved example host name (example.com, .example, .invalid, .test)");
     }
     if production && hosts(t).any(|h| h == "localhost" || h.ends_with(".localhost") || h == "127.0.0.1") {
