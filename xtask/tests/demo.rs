@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use xtask::effects::ssh::Remote;
 use xtask::rigs::engine::{BASE_IMAGE, Engine, block_on};
-use xtask::rigs::sandbox::{Sandbox, VPS_IP};
+use xtask::rigs::sandbox::{Sandbox, TEST_HOST, VPS_IP};
 
 fn xtask(args: &[&str]) -> anyhow::Result<Output> {
     Ok(Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).env("NO_COLOR", "1").output()?)
@@ -20,8 +20,7 @@ fn xtask(args: &[&str]) -> anyhow::Result<Output> {
 
 /// Secret-plane values of the demo's env file, plus the secret files it recorded: the canaries.
 fn canaries(root: &Path) -> anyhow::Result<Vec<String>> {
-    let mut out =
-        secret_env_values(root, &root.join("target/demo/env/.env.production")).context("the demo's env file")?;
+    let mut out = secret_env_values(root, &root.join("target/demo/env/.env.dev")).context("the demo's env file")?;
     for file in recorded_files(root) {
         out.push(std::fs::read_to_string(&file)?.trim().to_string());
     }
@@ -70,8 +69,27 @@ fn demo_deploys_shows_the_servers_answer_in_chromium_and_stop_removes_it() -> an
     // stdout is the demo's report alone, whatever its steps printed.
     let report: serde_json::Value =
         serde_json::from_slice(&out.stdout).with_context(|| format!("json report:\n{all}"))?;
-    assert_eq!(report["url"], format!("http://{VPS_IP}:8080"));
+    assert_eq!(report["url"], format!("https://{TEST_HOST}/"));
     assert!(report["health"].as_str().unwrap_or("").contains("ok"), "{report}");
+    // The printed curl line works as printed, from the checkout (its --cacert is relative).
+    let line = report["curl"].as_str().context("curl line")?;
+    let words = shlex::split(line).context("the curl line splits as a shell would")?;
+    assert_eq!(words[0], "curl");
+    assert!(line.contains(&format!("--resolve {TEST_HOST}:443:{VPS_IP}")), "{line}");
+    let fetched = Command::new("curl").args(&words[1..]).args(["-fsS", "-m", "10"]).current_dir(&root).output()?;
+    assert!(
+        fetched.status.success(),
+        "the printed curl line fails: {line}
+{}",
+        text(&fetched)
+    );
+    assert!(String::from_utf8_lossy(&fetched.stdout).contains("ok"), "{}", text(&fetched));
+    // Without the sandbox CA's root the chain does not verify: the line's --cacert matters.
+    let unverified = Command::new("curl")
+        .args(["-fsS", "-m", "10", "--resolve", &format!("{TEST_HOST}:443:{VPS_IP}")])
+        .arg(format!("https://{TEST_HOST}/health"))
+        .output()?;
+    assert_eq!(unverified.status.code(), Some(60), "a chain no system root signs: {}", text(&unverified));
     assert_eq!(report["page_status"], "role: anon ✓", "the page shows what the server verified");
     let shot = PathBuf::from(report["screenshot"].as_str().context("screenshot path")?);
     let png = std::fs::read(&shot).with_context(|| format!("read {}", shot.display()))?;
@@ -81,7 +99,10 @@ fn demo_deploys_shows_the_servers_answer_in_chromium_and_stop_removes_it() -> an
 
     let out = xtask(&["demo", "--stop"])?;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let page = Command::new("curl").args(["-fsS", "-m", "5", &format!("http://{VPS_IP}:8080/health")]).output()?;
+    let page = Command::new("curl")
+        .args(["-ksS", "-m", "5", "--resolve", &format!("{TEST_HOST}:443:{VPS_IP}")])
+        .arg(format!("https://{TEST_HOST}/health"))
+        .output()?;
     assert!(!page.status.success(), "the demo app still answers after --stop");
     for f in &files {
         assert!(!f.exists(), "{} is left behind", f.display());

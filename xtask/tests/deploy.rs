@@ -22,14 +22,17 @@ fn assert_no_failed(what: &str, r: &deploy_support::LoadResult) {
 fn a_redeploy_and_a_rollback_under_load_fail_no_request() -> anyhow::Result<()> {
     let f = Fixture::new("flow", 18101)?;
     let _lease = f.sandbox.lease()?;
-    let v1 = image(&f.engine, "v1", true, 0)?;
-    let v2 = image(&f.engine, "v2", true, 0)?;
+    // Variants of its own: another test cannot have put them on the server first.
+    let v1 = image(&f.engine, "flow1", true, 0)?;
+    let v2 = image(&f.engine, "flow2", true, 0)?;
+    f.remove_on_server(&v1)?;
+    f.remove_on_server(&v2)?;
 
     let out = f.xtask(&["deploy", "vps", "--image", &v1, "--format", "json"])?;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let j = json(&out);
     assert_eq!(j["outcome"]["result"], "deployed");
-    assert!(f.page().contains("variant v1"), "page: {}", f.page());
+    assert!(f.page().contains("variant flow1"), "page: {}", f.page());
 
     // What landed on the server: private env file and secrets, no secret in the compose file.
     let release = j["outcome"]["release"].as_str().unwrap().to_string();
@@ -63,7 +66,7 @@ fn a_redeploy_and_a_rollback_under_load_fail_no_request() -> anyhow::Result<()> 
     let j = json(&out);
     assert_eq!(j["outcome"]["image_sent"], true);
     assert_ne!(slot_of(&j), slot, "the new release runs in the other slot");
-    assert!(f.page().contains("variant v2"));
+    assert!(f.page().contains("variant flow2"));
 
     // The same image again: the server has it, nothing is sent.
     let out = f.xtask(&["deploy", "vps", "--image", &v2, "--format", "json"])?;
@@ -80,7 +83,7 @@ fn a_redeploy_and_a_rollback_under_load_fail_no_request() -> anyhow::Result<()> 
     let r = load.finish();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_no_failed("rollback", &r);
-    assert!(f.page().contains("variant v2"));
+    assert!(f.page().contains("variant flow2"));
 
     let out = f.xtask(&["deploy", "status", "--format", "json"])?;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -447,7 +450,8 @@ fn a_registry_target_pushes_and_the_server_pulls_instead_of_docker_load() -> any
     let out = f.xtask(&["deploy", "vps", "--image", &v1])?;
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert!(t.contains("docker pull") && !t.contains("docker save | ssh docker load)"), "{t}");
+    assert!(t.contains("pushing the image as") && t.contains("image pulled"), "{t}");
+    assert!(!t.contains("docker save | ssh docker load)"), "{t}");
     assert!(f.page().contains("variant registry"), "page: {}", f.page());
     // Again: the server has the image ID, so nothing is pushed or pulled.
     let out = f.xtask(&["deploy", "vps", "--image", &v1, "--format", "json"])?;
@@ -457,4 +461,70 @@ fn a_registry_target_pushes_and_the_server_pulls_instead_of_docker_load() -> any
     let tags = f.ssh("docker images --format '{{.Repository}}:{{.Tag}}'")?;
     assert!(tags.contains(&format!("{}/treg:", xtask::rigs::engine::dockerd::TEST_REGISTRY)), "{tags}");
     Ok(())
+}
+
+#[test]
+fn a_host_name_gets_its_certificate_from_the_acme_ca_http_redirects_and_hsts_is_set() -> anyhow::Result<()> {
+    use std::process::Command;
+    use xtask::rigs::sandbox::{TEST_HOST, VPS_IP};
+    // The ports a public CA validates on (Pebble is configured alike): 80 and 443.
+    let extra = format!("hosts = [\"{TEST_HOST}\"]\nacme_email = \"ops@sandbox.test\"\nacme_ca = \"sandbox\"\n");
+    let f = Fixture::with_target("acme", 443, 80, &extra)?;
+    let _lease = f.sandbox.lease()?;
+    let result = (|| -> anyhow::Result<()> {
+        let out = f.xtask(&["deploy", "vps", "--image", &image(&f.engine, "v1", true, 0)?])?;
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let root = f.root().join("pebble-root.pem");
+        f.sandbox.fetch_acme_root(&root)?;
+        let resolve = |port: u16| format!("{TEST_HOST}:{port}:{VPS_IP}");
+        // The chain verifies against the CA's root for the host name (curl checks both).
+        let got = Command::new("curl")
+            .args(["-sS", "-m", "10", "-D", "-", "--resolve", &resolve(443), "--cacert"])
+            .arg(&root)
+            .arg(format!("https://{TEST_HOST}/health"))
+            .output()?;
+        let t = text(&got);
+        assert!(got.status.success(), "{t}");
+        assert!(t.starts_with("HTTP/2 200") || t.starts_with("HTTP/1.1 200"), "{t}");
+        assert!(t.to_ascii_lowercase().contains("strict-transport-security: max-age=31536000"), "HSTS: {t}");
+        // Not some other CA's: the proxy's internal CA does not verify it.
+        let issuer = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "openssl s_client -connect {VPS_IP}:443 -servername {TEST_HOST} -CAfile {} -verify_hostname {TEST_HOST} -verify_return_error </dev/null 2>&1",
+                root.display()
+            ))
+            .output()?;
+        let t = text(&issuer);
+        assert!(t.contains("Verify return code: 0 (ok)"), "{t}");
+        assert!(t.to_ascii_lowercase().contains("pebble"), "issued by Pebble: {t}");
+        // Plain HTTP answers with a permanent redirect to HTTPS.
+        let http = Command::new("curl")
+            .args([
+                "-sS",
+                "-m",
+                "10",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{redirect_url}",
+                "--resolve",
+                &resolve(80),
+            ])
+            .arg(format!("http://{TEST_HOST}/health"))
+            .output()?;
+        let t = String::from_utf8_lossy(&http.stdout).into_owned();
+        assert!(
+            t == format!("308 https://{TEST_HOST}/health") || t == format!("301 https://{TEST_HOST}/health"),
+            "{t}"
+        );
+        // Status shows the certificate's expiry.
+        let out = f.xtask(&["deploy", "status"])?;
+        let expires = format!("certificate {TEST_HOST}: expires 20");
+        assert!(text(&out).contains(&expires), "{}", text(&out));
+        Ok(())
+    })();
+    // Ports 80 and 443 are the demo's too.
+    f.remove_all_on_server()?;
+    result
 }

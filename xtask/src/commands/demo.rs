@@ -1,13 +1,14 @@
 //! `cargo xtask demo`: the whole job end to end on a local sandbox VPS: throwaway secrets,
-//! verify, build, deploy, health check, the URL, and a headless-Chromium look at the page.
-//! `--stop` tears down exactly what the demo started (recorded in target/demo/state).
+//! verify, build, deploy behind the edge proxy with a certificate from the sandbox's ACME CA,
+//! health over HTTPS, the URL with a copy-paste curl line, and a headless-Chromium look at
+//! the page. `--stop` tears down exactly what the demo started (recorded in target/demo/state).
 
 use crate::effects::browser;
 use crate::effects::ssh::Remote;
 use crate::project::Project;
 use crate::report::{Format, Status, print_json};
 use crate::rigs::engine::{BASE_IMAGE, Engine};
-use crate::rigs::sandbox::{Sandbox, VPS_IP};
+use crate::rigs::sandbox::{Sandbox, TEST_HOST, VPS_IP};
 use anyhow::{Context, bail};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,10 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 struct Report {
     url: String,
+    /// A curl command that fetches the health URL as printed, chain verified.
+    curl: String,
+    /// The root certificate the served chain verifies against (the sandbox CA's).
+    ca_file: PathBuf,
     health: String,
     page_status: Option<String>,
     screenshot: Option<PathBuf>,
@@ -75,7 +80,9 @@ impl Args {
         let env_dir = dir.join("env");
         std::fs::create_dir_all(&env_dir)?;
         set_mode(&env_dir, 0o700)?;
-        let env_file = env_dir.join(".env.production");
+        // The sandbox target deploys the dev environment: throwaway values are refused in
+        // production.
+        let env_file = env_dir.join(".env.dev");
         let xtask = |args: &[&str]| -> anyhow::Result<()> {
             let mut argv: Vec<std::ffi::OsString> = vec!["--project-dir".into(), root.clone().into()];
             argv.extend(args.iter().map(Into::into));
@@ -94,29 +101,35 @@ impl Args {
         say("generating throwaway secrets");
         // `secrets gen` writes file secrets to <root>/secrets/; remember the ones it adds.
         let before = secret_files(&root);
-        xtask(&["secrets", "gen", "--throwaway", "--env-file", env_arg])?;
+        xtask(&["secrets", "gen", "--throwaway", "--env", "dev", "--env-file", env_arg])?;
         for added in secret_files(&root).difference(&before) {
             append(&state, &format!("file={}", added.display()))?;
         }
         say("building the image (verify-env, frontend, BuildKit, verify-image)");
-        xtask(&["build-image", "--env-file", env_arg, "--tag", DEMO_IMAGE])?;
-        say("deploying to the sandbox VPS");
+        xtask(&["build-image", "--env", "dev", "--env-file", env_arg, "--tag", DEMO_IMAGE])?;
+        say("deploying to the sandbox VPS (edge proxy, certificate from the sandbox's ACME CA)");
         append(&state, "deployed=sandbox")?;
-        xtask(&["deploy", "vps", "sandbox", "--env-file", env_arg, "--image", DEMO_IMAGE])?;
+        xtask(&["deploy", "vps", "sandbox", "--env", "dev", "--env-file", env_arg, "--image", DEMO_IMAGE])?;
 
-        let url = format!("http://{VPS_IP}:8080");
-        let health = http_get(&format!("{url}/health")).context("the deployed app does not answer /health")?;
+        // No DNS here knows the sandbox's host name: curl and Chromium are told its address.
+        let url = format!("https://{TEST_HOST}/");
+        let ca_file = dir.join("acme-root.pem");
+        sandbox.fetch_acme_root(&ca_file).context("fetch the sandbox CA's root certificate")?;
+        let ca = ca_file.strip_prefix(&root).unwrap_or(&ca_file).display().to_string();
+        let curl = format!("curl --cacert {ca} --resolve {TEST_HOST}:443:{VPS_IP} {url}health");
+        let health =
+            https_get(&format!("{url}health"), &ca_file).context("the deployed app does not answer /health")?;
         say(&format!("health: {}", health.trim()));
         let (page_status, screenshot) = if self.no_browser {
             (None, None)
         } else {
             say("loading the page in headless Chromium");
             let shot = dir.join("page.png");
-            let page = browser::check_page(&url, &shot, &[])?;
+            let rules = format!("--host-resolver-rules=MAP {TEST_HOST} {VPS_IP}");
+            let page = browser::check_page(&url, &shot, &[rules])?;
             (Some(page.status), Some(shot))
         };
-        let _ = sandbox;
-        let report = Report { url: url.clone(), health, page_status, screenshot };
+        let report = Report { url: url.clone(), curl: curl.clone(), ca_file, health, page_status, screenshot };
         if human {
             if let Some(s) = &report.page_status {
                 println!("page #status: {s}");
@@ -125,6 +138,7 @@ impl Args {
                 println!("screenshot: {}", p.display());
             }
             println!("serving at {url}  (stop with: cargo xtask demo --stop)");
+            println!("try it: {curl}");
         } else {
             print_json(&report)?;
         }
@@ -159,8 +173,13 @@ fn set_mode(path: &Path, mode: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn http_get(url: &str) -> anyhow::Result<String> {
-    let out = crate::effects::process::cmd("curl").args(["-fsS", "-m", "10", url]).output()?;
+/// GET an URL of the sandbox host over HTTPS, the chain verified against `ca`.
+fn https_get(url: &str, ca: &Path) -> anyhow::Result<String> {
+    let out = crate::effects::process::cmd("curl")
+        .args(["-fsS", "-m", "10", "--resolve", &format!("{TEST_HOST}:443:{VPS_IP}"), "--cacert"])
+        .arg(ca)
+        .arg(url)
+        .output()?;
     if !out.success() {
         bail!("GET {url}: {}", out.stderr_text().trim());
     }
@@ -185,11 +204,29 @@ fn stop(root: &Path) -> anyhow::Result<Status> {
         let targets = crate::project::Project::open(root.to_path_buf()).targets()?;
         let t = targets.get(Some("sandbox"))?;
         let ssh = crate::commands::deploy::connect::ssh(root, t)?;
+        // Every compose project of the target (both slots, the proxy, a pre-proxy one),
+        // their volumes and the edge network, then the app dir.
+        let q = crate::plan::deploy::scripts::q;
+        let projects: Vec<String> = [t.project.clone(), crate::plan::deploy::edge::edge_project(&t.project)]
+            .into_iter()
+            .chain(
+                crate::plan::deploy::edge::SLOTS.iter().map(|s| crate::plan::deploy::edge::slot_project(&t.project, s)),
+            )
+            .map(|p| q(&p))
+            .collect();
         let script = format!(
-            "{}cd {app}/current 2>/dev/null && compose -p {p} down; rm -rf {app}",
-            crate::plan::deploy::scripts::compose_fn(),
-            app = crate::plan::deploy::scripts::q(&t.app_dir),
-            p = crate::plan::deploy::scripts::q(&t.project)
+            "for p in {projects}; do
+  ids=$(docker ps -aq --filter label=com.docker.compose.project=$p)
+               [ -z \"$ids\" ] || docker rm -f $ids >/dev/null
+               vols=$(docker volume ls -q --filter label=com.docker.compose.project=$p)
+               [ -z \"$vols\" ] || docker volume rm $vols >/dev/null
+done
+             docker network rm {net} >/dev/null 2>&1 || true
+rm -rf {app}
+",
+            projects = projects.join(" "),
+            net = q(&crate::plan::deploy::edge::network(&t.project)),
+            app = q(&t.app_dir),
         );
         ssh.run_ok(&script, "stop the demo app on the sandbox")?;
         eprintln!("demo: stopped the app and removed {} on the sandbox", t.app_dir);

@@ -48,6 +48,16 @@ const NEEDS: &[Need] = &[
         present: || provision::deb_installed("busybox-static"),
     },
     Need {
+        package: "caddy",
+        why: "the local stand-in for the edge proxy image (caddy:2)",
+        present: || Path::new("/usr/bin/caddy").exists(),
+    },
+    Need {
+        package: "pebble",
+        why: "the sandbox's ACME CA (Pebble and its DNS test server)",
+        present: || provision::find_program("pebble-challtestsrv").is_some(),
+    },
+    Need {
         package: "chromium",
         why: "the headless page check",
         present: || provision::find_program("chromium").is_some(),

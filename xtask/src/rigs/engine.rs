@@ -135,6 +135,15 @@ pub fn ensure_base_image_at(socket: &Path, reference: &str) -> anyhow::Result<St
     .with_context(|| format!("make the local base image {reference} on {}", socket.display()))
 }
 
+/// A stand-in image of `kind` under `reference` on any engine socket.
+pub fn ensure_image_at(socket: &Path, reference: &str, kind: base_image::Kind) -> anyhow::Result<String> {
+    block_on(async {
+        let docker = client_for(socket)?;
+        base_image::ensure_kind(&docker, reference, kind).await
+    })
+    .with_context(|| format!("make the local stand-in image {reference} on {}", socket.display()))
+}
+
 pub use crate::effects::runtime::block_on;
 
 /// `XTASK_DOCKER_HOST` as a socket path, if set.

@@ -1,8 +1,10 @@
 //! A throw-away VPS on this machine, reachable only over SSH: a second dockerd and an sshd
 //! in their own network namespace (veth 10.213.7.1 <-> 10.213.7.2) and private mount
-//! namespace, all state under `<root>/target/sandbox/`. For the deploy tests and the demo.
-//! Needs root (namespaces); installs openssh-server, docker-compose and docker.io if missing.
+//! namespace, with a real ACME CA (Pebble) beside it, all state under
+//! `<root>/target/sandbox/`. For the deploy tests and the demo. Needs root (namespaces);
+//! installs openssh-server, docker-compose, docker.io, pebble and caddy if missing.
 
+mod acme;
 mod setup;
 mod teardown;
 
@@ -17,6 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use acme::TEST_HOST;
 pub use setup::{HOST_IP, NETNS, VETH_HOST, VPS_IP};
 
 /// Where everything of one sandbox lives.
@@ -150,6 +153,11 @@ impl Sandbox {
         if !Path::new("/usr/bin/docker-compose").exists() {
             need.push("docker-compose");
         }
+        for program in ["pebble", "openssl", "curl"] {
+            if provision::find_program(program).is_none() {
+                need.push(program);
+            }
+        }
         provision::apt_install(&need, "the sandbox VPS")?;
         eprintln!("infra: starting the sandbox VPS ({VPS_IP}, state in {})", l.dir.display());
         let mut state = State { path: l.state_file() };
@@ -159,6 +167,8 @@ impl Sandbox {
         state.record("dockerd", &pid.to_string())?;
         setup::ssh_files(l)?;
         setup::start_sshd(l, &mut state)?;
+        acme::start(l, &mut state).context("start the sandbox's ACME CA (Pebble)")?;
+        self.ensure_service_images()?;
         self.wait_for_login()?;
         eprintln!("infra: sandbox VPS up: ssh -F {} vps", l.ssh_config().display());
         Ok(())
@@ -193,6 +203,11 @@ impl Sandbox {
     /// The sandbox's state directory (holds `ssh_config`, `state`, the VPS's files).
     pub fn dir(&self) -> &Path {
         &self.layout.dir
+    }
+
+    /// The sandbox of `root` as laid out on disk, whether or not it runs (for paths).
+    pub fn at(root: &Path) -> Sandbox {
+        Sandbox { layout: Layout::new(root) }
     }
 
     /// Stop the sandbox of `root` if one was started there (no-op otherwise).
@@ -253,6 +268,31 @@ impl Sandbox {
         crate::rigs::engine::ensure_base_image_at(&self.layout.engine.socket(), reference)
     }
 
+    /// The images a server pulls from a registry, as local stand-ins on the VPS engine: the
+    /// default proxy and gate references of a target (a real server pulls the official ones).
+    pub fn ensure_service_images(&self) -> anyhow::Result<()> {
+        use crate::plan::deploy::targets::{GATE_IMAGE, PROXY_IMAGE};
+        use crate::rigs::engine::base_image::Kind;
+        let socket = self.layout.engine.socket();
+        crate::rigs::engine::ensure_image_at(&socket, GATE_IMAGE, Kind::Busybox)?;
+        crate::rigs::engine::ensure_image_at(&socket, PROXY_IMAGE, Kind::Caddy)?;
+        Ok(())
+    }
+
+    /// The sandbox's ACME directory URL (Pebble).
+    pub fn acme_directory(&self) -> String {
+        acme::directory()
+    }
+    /// The CA bundle a client of [`Sandbox::acme_directory`] must trust.
+    pub fn acme_ca_bundle(&self) -> PathBuf {
+        acme::ca_bundle(&self.layout)
+    }
+    /// Write Pebble's current root certificate (what issued certificates chain to) to `dest`.
+    pub fn fetch_acme_root(&self, dest: &Path) -> anyhow::Result<()> {
+        let pem = acme::fetch_root(&self.layout)?;
+        std::fs::write(dest, pem).with_context(|| format!("write {}", dest.display()))
+    }
+
     /// Take the host side of the veth down: open SSH sessions stall and fail (ssh's
     /// ServerAlive gives up after ~15 s), new ones time out. Hold [`Sandbox::lease_exclusive`]
     /// while the network is cut, so no other test is using the sandbox.
@@ -261,7 +301,8 @@ impl Sandbox {
     }
     /// Undo [`Sandbox::cut_network`].
     pub fn restore_network(&self) -> anyhow::Result<()> {
-        setup::sh("ip", &["link", "set", VETH_HOST, "up"]).context("restore the sandbox network")
+        setup::sh("ip", &["link", "set", VETH_HOST, "up"]).context("restore the sandbox network")?;
+        acme::restore_routes().context("restore the routes to the sandbox's containers")
     }
 
     /// A shared lease: hold it for the whole of a test that uses the sandbox normally.

@@ -85,6 +85,12 @@ impl Fixture {
     /// A fixture project in a temp dir whose `sandbox` target has its own app dir, port and
     /// Compose project, so tests sharing the sandbox do not meet.
     pub fn new(name: &str, port: u16) -> anyhow::Result<Fixture> {
+        Fixture::with_target(name, port, port + 100, "")
+    }
+
+    /// A fixture whose target listens on `https_port` / `http_port` and has the extra
+    /// `targets.toml` lines `extra` (host names, ACME settings).
+    pub fn with_target(name: &str, port: u16, http_port: u16, extra: &str) -> anyhow::Result<Fixture> {
         let engine = Engine::ensure()?;
         let sandbox = Sandbox::ensure_in(&sandbox_root())?;
         let dir = tempfile::tempdir()?;
@@ -102,9 +108,9 @@ impl Fixture {
                 "default = \"sandbox\"\n[target.sandbox]\nssh_alias = \"vps\"\nssh_config = \"{}\"\naddress = \"{VPS_IP}\"\n\
                  app_dir = \"{app_dir}\"\napp_port = 8080\nhealth_path = \"/health\"\nhealth_timeout_secs = 20\n\
                  drain_secs = 1\nkeep_releases = 2\nproject = \"t{name}\"\nhttps_port = {port}\nhttp_port = {}\n\
-                 environment = \"dev\"\n",
+                 environment = \"dev\"\n{extra}",
                 sandbox.ssh_config().display(),
-                port + 100
+                http_port
             ),
         )?;
         // Throwaway secrets from the project's own generator, so the env file passes verify-env;
@@ -128,6 +134,20 @@ impl Fixture {
             f.app_dir
         ))?;
         Ok(f)
+    }
+
+    /// Remove everything the fixture's target runs on the server (slots, proxy, volumes, the
+    /// edge network, the app dir): for a test holding ports others need after it.
+    pub fn remove_all_on_server(&self) -> anyhow::Result<()> {
+        let name = self.app_dir.trim_start_matches("/srv/test-");
+        self.ssh(&format!(
+            "for p in t{name} t{name}-blue t{name}-green t{name}-edge; do \
+             docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; \
+             docker volume rm $(docker volume ls -q --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; done; \
+             docker network rm t{name}-edge >/dev/null 2>&1; rm -rf {}; true",
+            self.app_dir
+        ))?;
+        Ok(())
     }
 
     pub fn command(&self, args: &[&str]) -> Command {

@@ -8,13 +8,14 @@ use std::path::Path;
 /// The sandbox's ACME directory (Pebble, next to the sandbox VPS) and the CA bundle a client
 /// of that directory must trust, once the sandbox runs.
 pub fn sandbox_acme(root: &Path) -> anyhow::Result<(String, std::path::PathBuf)> {
-    let ca = crate::rigs::sandbox::sandbox_dir(root).join("pebble/wfe-ca.pem");
+    let sandbox = crate::rigs::sandbox::Sandbox::at(root);
+    let ca = sandbox.acme_ca_bundle();
     anyhow::ensure!(
         ca.exists(),
         "the sandbox's ACME CA is not running ({} missing); start it with `cargo xtask demo`",
         ca.display()
     );
-    Ok((format!("https://{}:14000/dir", crate::rigs::sandbox::HOST_IP), ca))
+    Ok((sandbox.acme_directory(), ca))
 }
 
 pub fn ssh(root: &Path, target: &Target) -> anyhow::Result<Ssh> {

@@ -109,6 +109,10 @@ pub fn caddy_config(t: &Target, acme: Option<&Acme>, address: &str) -> Value {
             "http": { "http_port": t.http_port, "https_port": t.https_port, "servers": { "edge": {
                 "listen": [format!(":{}", t.https_port)],
                 "protocols": ["h1", "h2"],
+                // A client that sends no SNI (any client dialling an IP address) gets the
+                // first host's certificate: the connection reaches the proxy through Docker's
+                // port forwarding, so the address it dialled is not the one Caddy sees.
+                "tls_connection_policies": [{ "default_sni": hosts[0] }],
                 "routes": [route]
             } } },
             "tls": {

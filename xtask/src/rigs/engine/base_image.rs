@@ -1,7 +1,9 @@
-//! The local test base image: no registry is reachable here, so tests and the demo get
-//! `busybox:1.36` from Debian's busybox-static, packed as a `docker save` archive and loaded
-//! through bollard. The archive is deterministic (fixed mtimes, no creation time), so the
-//! image ID is the same on every engine it is loaded into.
+//! The local stand-ins for images a real server pulls: no registry is reachable here, so
+//! tests and the demo get `busybox:1.36` from Debian's busybox-static, and the edge proxy
+//! (`caddy:2`) as that rootfs plus Debian's caddy binary and the libraries it links, each
+//! packed as a `docker save` archive and loaded through bollard. The archives are
+//! deterministic (fixed mtimes, no creation time), so an image's ID is the same on every
+//! engine it is loaded into and a present, equal image is never loaded twice.
 
 use super::provision;
 use anyhow::{Context, bail};
@@ -16,10 +18,27 @@ const BUSYBOX: &str = "/bin/busybox";
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:10001:10001:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
 const GROUP: &str = "root:x:0:\napp:x:10001:\nnogroup:x:65534:\n";
 
+/// Where Debian's caddy package installs its binary.
+const CADDY: &str = "/usr/bin/caddy";
+
+/// Which stand-in an image reference gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// busybox-static alone: the build base and the slot gate.
+    Busybox,
+    /// busybox plus Caddy: the edge proxy.
+    Caddy,
+}
+
 /// Make sure the engine behind `docker` has `reference` as our busybox image; returns its
 /// ID. Idempotent: a present image with the expected ID is left alone.
 pub async fn ensure(docker: &Docker, reference: &str) -> anyhow::Result<String> {
-    let archive = SaveArchive::build(reference)?;
+    ensure_kind(docker, reference, Kind::Busybox).await
+}
+
+/// [`ensure`] for any [`Kind`].
+pub async fn ensure_kind(docker: &Docker, reference: &str, kind: Kind) -> anyhow::Result<String> {
+    let archive = SaveArchive::build(reference, kind)?;
     let found = docker.inspect_image(reference).await;
     if found.is_ok_and(|f| f.id.as_deref() == Some(archive.image_id.as_str())) {
         return Ok(archive.image_id);
@@ -48,6 +67,54 @@ pub fn ensure_busybox_static() -> anyhow::Result<()> {
     provision::apt_install(&["busybox-static"], "the local busybox base image")
 }
 
+/// Install Debian's caddy when its binary is missing (root only).
+pub fn ensure_caddy() -> anyhow::Result<()> {
+    if Path::new(CADDY).exists() {
+        return Ok(());
+    }
+    provision::apt_install(&["caddy"], "the local stand-in for the caddy:2 proxy image")
+}
+
+/// A file the image holds beyond busybox: its path in the image and its bytes.
+struct Extra {
+    path: String,
+    data: Vec<u8>,
+    mode: u32,
+}
+
+/// The caddy binary and every shared library `ldd` says it loads, each at the path the
+/// dynamic loader looks for it (symlinks on the host are stored as the file they name).
+fn caddy_files() -> anyhow::Result<Vec<Extra>> {
+    ensure_caddy()?;
+    let out = crate::effects::process::cmd("ldd").arg(CADDY).checked().context("run ldd on caddy")?;
+    let mut files = vec![Extra {
+        path: CADDY.trim_start_matches('/').to_string(),
+        data: std::fs::read(CADDY).with_context(|| format!("read {CADDY}"))?,
+        mode: 0o755,
+    }];
+    for lib in ldd_paths(&out.stdout_text()) {
+        let data = std::fs::read(&lib).with_context(|| format!("read {lib}"))?;
+        files.push(Extra { path: lib.trim_start_matches('/').to_string(), data, mode: 0o755 });
+    }
+    Ok(files)
+}
+
+/// The absolute library paths in `ldd` output (`libc.so.6 => /lib/.../libc.so.6 (0x..)` and
+/// the loader's own `/lib64/ld-linux-x86-64.so.2 (0x..)`); the vDSO has no file.
+fn ldd_paths(text: &str) -> Vec<String> {
+    let mut paths: Vec<String> = text
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let path = l.split_once("=>").map_or(l, |(_, p)| p.trim());
+            path.split_whitespace().next().filter(|p| p.starts_with('/')).map(str::to_string)
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
 /// An in-memory `docker save` archive holding one image of one layer.
 struct SaveArchive {
     bytes: Vec<u8>,
@@ -55,13 +122,17 @@ struct SaveArchive {
 }
 
 impl SaveArchive {
-    fn build(reference: &str) -> anyhow::Result<SaveArchive> {
+    fn build(reference: &str, kind: Kind) -> anyhow::Result<SaveArchive> {
         ensure_busybox_static()?;
         let busybox = std::fs::read(BUSYBOX).with_context(|| format!("read {BUSYBOX}"))?;
         let applets = applet_paths()?;
-        let layer = rootfs_layer(&busybox, &applets)?;
+        let extras = match kind {
+            Kind::Busybox => Vec::new(),
+            Kind::Caddy => caddy_files()?,
+        };
+        let layer = rootfs_layer(&busybox, &applets, &extras)?;
         let layer_hex = hex(&Sha256::digest(&layer));
-        let config = image_config(&layer_hex);
+        let config = image_config(&layer_hex, kind);
         let config_hex = hex(&Sha256::digest(&config));
         let manifest = serde_json::to_vec(&serde_json::json!([{
             "Config": format!("{config_hex}.json"),
@@ -91,10 +162,11 @@ fn applet_paths() -> anyhow::Result<Vec<String>> {
 }
 
 /// The rootfs as a layer tar: /bin/busybox, a symlink per applet (what `busybox --install -s`
-/// would make), /etc/passwd with the non-root user 10001, and the usual empty dirs.
-fn rootfs_layer(busybox: &[u8], applets: &[String]) -> anyhow::Result<Vec<u8>> {
+/// would make), /etc/passwd with the non-root user 10001, the usual empty dirs, and the
+/// `extras` with the directories they need.
+fn rootfs_layer(busybox: &[u8], applets: &[String], extras: &[Extra]) -> anyhow::Result<Vec<u8>> {
     let mut t = tar::Builder::new(Vec::new());
-    for dir in [
+    let mut dirs: Vec<String> = [
         "bin/",
         "dev/",
         "etc/",
@@ -108,7 +180,23 @@ fn rootfs_layer(busybox: &[u8], applets: &[String]) -> anyhow::Result<Vec<u8>> {
         "usr/sbin/",
         "var/",
         "var/www/",
-    ] {
+    ]
+    .map(String::from)
+    .to_vec();
+    if !extras.is_empty() {
+        // The proxy's state and configuration dirs (as in the official image).
+        dirs.extend(["config/", "data/", "etc/caddy/"].map(String::from));
+    }
+    for e in extras {
+        let mut parent = Path::new(&e.path).parent();
+        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+            dirs.push(format!("{}/", p.display()));
+            parent = p.parent();
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    for dir in &dirs {
         append_dir(&mut t, dir)?;
     }
     let mut tmp = dir_header(0o1777);
@@ -120,6 +208,9 @@ fn rootfs_layer(busybox: &[u8], applets: &[String]) -> anyhow::Result<Vec<u8>> {
     append_file(&mut t, "bin/busybox", busybox, 0o755)?;
     append_file(&mut t, "etc/passwd", PASSWD.as_bytes(), 0o644)?;
     append_file(&mut t, "etc/group", GROUP.as_bytes(), 0o644)?;
+    for e in extras {
+        append_file(&mut t, &e.path, &e.data, e.mode)?;
+    }
     for path in applets {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Symlink);
@@ -131,21 +222,34 @@ fn rootfs_layer(busybox: &[u8], applets: &[String]) -> anyhow::Result<Vec<u8>> {
     Ok(t.into_inner()?)
 }
 
-fn image_config(layer_hex: &str) -> Vec<u8> {
+fn image_config(layer_hex: &str, kind: Kind) -> Vec<u8> {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
         other => other,
     };
+    let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    let (inner, created_by) = match kind {
+        Kind::Busybox => (
+            serde_json::json!({ "Env": [path], "Cmd": ["sh"] }),
+            "cargo xtask: busybox-static rootfs (local test base image)",
+        ),
+        // The official image's environment and default command.
+        Kind::Caddy => (
+            serde_json::json!({
+                "Env": [path, "XDG_CONFIG_HOME=/config", "XDG_DATA_HOME=/data"],
+                "Cmd": ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
+                "WorkingDir": "/srv",
+            }),
+            "cargo xtask: busybox-static rootfs + Debian's caddy (local stand-in for caddy:2)",
+        ),
+    };
     let config = serde_json::json!({
         "architecture": arch,
         "os": "linux",
-        "config": {
-            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            "Cmd": ["sh"],
-        },
+        "config": inner,
         "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{layer_hex}")] },
-        "history": [{ "created_by": "cargo xtask: busybox-static rootfs (local test base image)" }],
+        "history": [{ "created_by": created_by }],
     });
     serde_json::to_vec(&config).expect("a json! value serializes")
 }
@@ -181,7 +285,8 @@ mod tests {
 
     #[test]
     fn layer_holds_busybox_passwd_and_symlinks() -> anyhow::Result<()> {
-        let layer = rootfs_layer(b"ELF", &["bin/sh".into(), "usr/bin/wget".into()])?;
+        let extra = Extra { path: "usr/lib/x/libz.so.1".into(), data: b"lib".to_vec(), mode: 0o755 };
+        let layer = rootfs_layer(b"ELF", &["bin/sh".into(), "usr/bin/wget".into()], &[extra])?;
         let mut names = Vec::new();
         for e in tar::Archive::new(layer.as_slice()).entries()? {
             let e = e?;
@@ -191,14 +296,26 @@ mod tests {
         assert!(names.contains(&("bin/sh".into(), Some("/bin/busybox".into()))));
         assert!(names.contains(&("usr/bin/wget".into(), Some("/bin/busybox".into()))));
         assert!(names.iter().any(|(n, _)| n == "etc/passwd"));
+        assert!(names.iter().any(|(n, _)| n == "usr/lib/x/"), "parent dirs of extras: {names:?}");
+        assert!(names.iter().any(|(n, _)| n == "usr/lib/x/libz.so.1"));
+        assert!(names.iter().any(|(n, _)| n == "data/"));
         Ok(())
     }
 
     #[test]
     fn same_input_gives_same_layer() -> anyhow::Result<()> {
-        let a = rootfs_layer(b"x", &["bin/sh".into()])?;
-        let b = rootfs_layer(b"x", &["bin/sh".into()])?;
+        let a = rootfs_layer(b"x", &["bin/sh".into()], &[])?;
+        let b = rootfs_layer(b"x", &["bin/sh".into()], &[])?;
         assert_eq!(a, b);
         Ok(())
+    }
+
+    #[test]
+    fn ldd_output_gives_the_library_files() {
+        let text = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibzstd.so.1 => /lib/x86_64-linux-gnu/libzstd.so.1 (0x00007f)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n";
+        assert_eq!(
+            ldd_paths(text),
+            ["/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libzstd.so.1", "/lib64/ld-linux-x86-64.so.2"]
+        );
     }
 }

@@ -15,6 +15,7 @@ pub fn teardown(l: &Layout) {
         return;
     }
     eprintln!("infra: stopping the sandbox VPS");
+    super::acme::stop(&state);
     let sshd_needle = l.sshd_config().display().to_string();
     for (_, pid) in state.iter().filter(|(k, _)| k == "sshd") {
         if let Ok(pid) = pid.parse() {
