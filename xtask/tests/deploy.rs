@@ -528,3 +528,35 @@ fn a_host_name_gets_its_certificate_from_the_acme_ca_http_redirects_and_hsts_is_
     f.remove_all_on_server()?;
     result
 }
+
+#[test]
+fn a_changed_image_sends_only_the_layer_the_server_lacks() -> anyhow::Result<()> {
+    let f = Fixture::new("layers", 18114)?;
+    let _lease = f.sandbox.lease()?;
+    // Variants of its own, removed on the server first: nothing of them is there.
+    let base = image(&f.engine, "layers-base", true, 4)?;
+    let top = deploy_support::derived_image(&f.engine, &base, "layers-top")?;
+    f.remove_on_server(&top)?;
+    f.remove_on_server(&base)?;
+    let local = xtask::effects::docker::BollardEngine::new(f.engine.client()?)?;
+    use xtask::effects::docker::ImageEngine;
+    let (b, t) = (local.inspect(&base)?.unwrap(), local.inspect(&top)?.unwrap());
+    assert_eq!(t.layers.len(), b.layers.len() + 1, "one layer on top");
+
+    let out = f.xtask(&["deploy", "vps", "--image", &base, "--format", "json"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let j = json(&out)["outcome"].clone();
+    assert!(j["image_bytes"].as_u64().unwrap() > 4_000_000, "the random 4 MB layer went: {j}");
+
+    let out = f.xtask(&["deploy", "vps", "--image", &top, "--format", "json"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let j = json(&out)["outcome"].clone();
+    assert_eq!(j["layers_sent"], 1, "{j}");
+    assert_eq!(j["layers_skipped"], b.layers.len(), "{j}");
+    assert!(j["image_bytes"].as_u64().unwrap() < 256 * 1024, "only the small top layer: {j}");
+    // The server assembled exactly the local image.
+    assert_eq!(f.ssh(&format!("docker image inspect --format '{{{{.Id}}}}' {}", t.id))?, t.id);
+    assert!(f.page().contains("variant layers-top"), "page: {}", f.page());
+    Ok(())
+}
+

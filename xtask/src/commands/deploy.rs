@@ -6,6 +6,7 @@ pub mod connect;
 pub mod execute;
 pub mod rollback;
 pub mod server;
+pub mod ship;
 pub mod status;
 pub mod verify;
 
@@ -21,7 +22,7 @@ use crate::plan::deploy::{edge, scripts};
 use crate::project::{EnvArgs, EnvSelection, Project};
 use crate::report::{Format, Status, print_json};
 use anyhow::{Context, bail};
-use execute::{Outcome, Payload, Result_, Shipped};
+use execute::{Outcome, Payload, Result_};
 use serde::Serialize;
 
 /// The image `build-image` produces unless told otherwise.
@@ -107,7 +108,7 @@ impl VpsArgs {
         let edge = server::render_edge(p, &target)?;
         let template = crate::effects::files::read_text(&p.path(compose::TEMPLATE_PATH))?;
         let compose_text = compose::render(schema, &template, compose::Variant::Compose);
-        let image = ImageRef { tag: self.image.clone(), id: info.id };
+        let image = ImageRef { tag: self.image.clone(), id: info.id.clone() };
         // A deploy that waited for the lock may find another deploy went first: it plans
         // again for the server as it is now (a few times at most).
         let mut attempts = 0;
@@ -138,7 +139,7 @@ impl VpsArgs {
             }
             let image_tag = self.image.clone();
             let ship_image = |server: &dyn Remote, progress: &mut dyn FnMut(&str)| {
-                ship_whole(server, &engine, &image_tag, &image.id, progress)
+                ship::ship_image(server, &engine, &image_tag, &info, progress)
             };
             let push = |reference: &str| {
                 engine.push(&image_tag, reference, registry_credentials(), &mut |l| progress_line(human, l))
@@ -219,43 +220,6 @@ fn token(clock: &dyn Clock) -> String {
 }
 
 /// The image over ssh when the server lacks it: the whole `docker save` into `docker load`.
-fn ship_whole(
-    server: &dyn Remote,
-    engine: &BollardEngine,
-    tag: &str,
-    id: &str,
-    progress: &mut dyn FnMut(&str),
-) -> anyhow::Result<Shipped> {
-    let present = server.run(&scripts::has_image(id))?.check("look for the image on the server")?;
-    if present.stdout_text().trim() == id {
-        progress("image already on the server: not sent");
-        return Ok(Shipped::default());
-    }
-    progress(&format!("shipping image {tag} (docker save | ssh docker load)"));
-    let mut tar = engine.export(tag).context("export the image from the local engine")?;
-    let mut counted = Counting { inner: &mut tar, n: 0 };
-    server
-        .stream_stdin("docker load", &mut counted)
-        .context("ship the image over ssh")?
-        .check("docker load on the server")?;
-    progress(&format!("image sent: {} bytes", counted.n));
-    Ok(Shipped { sent: true, bytes: counted.n, layers_sent: 0, layers_skipped: 0 })
-}
-
-/// Counts the bytes that go over the wire (the image transfer's figure in outputs and bench).
-struct Counting<'a> {
-    inner: &'a mut dyn std::io::Read,
-    n: u64,
-}
-
-impl std::io::Read for Counting<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.n += n as u64;
-        Ok(n)
-    }
-}
-
 fn print_outcome(plan: &plan::Plan, o: &Outcome, t: &Target) {
     let image = plan.image.as_ref().map(|i| i.tag.as_str()).unwrap_or("?");
     if let Some(logs) = &o.logs {

@@ -41,6 +41,8 @@ pub struct ImageInfo {
     pub labels: BTreeMap<String, String>,
     /// The configured `USER` (empty: root).
     pub user: String,
+    /// The layers' diff IDs, bottom first.
+    pub layers: Vec<String>,
 }
 
 /// The engine operations the image commands use.
@@ -241,6 +243,7 @@ impl ImageEngine for BollardEngine {
                 size: i.size.unwrap_or(0).max(0) as u64,
                 tags: i.repo_tags.unwrap_or_default(),
                 user: i.config.as_ref().and_then(|c| c.user.clone()).unwrap_or_default(),
+                layers: i.root_fs.and_then(|r| r.layers).unwrap_or_default(),
                 labels: i.config.and_then(|c| c.labels).map(|l| l.into_iter().collect()).unwrap_or_default(),
             })),
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),

@@ -61,6 +61,25 @@ pub fn slow_image(engine: &Engine, variant: &str, secs: u32) -> anyhow::Result<S
     build_image(engine, variant, &format!(r#"CMD ["sh", "-c", "sleep {secs}; exec httpd -f -p 8080 -h /www"]"#), 0)
 }
 
+/// An image of one small layer on top of `base` (a page naming `variant`): a code change.
+pub fn derived_image(engine: &Engine, base: &str, variant: &str) -> anyhow::Result<String> {
+    let tag = format!("xtask-deploy-test:{variant}");
+    let images = BollardEngine::new(engine.client()?)?;
+    if images.inspect(&tag)?.is_some() {
+        return Ok(tag);
+    }
+    let dockerfile = format!(
+        "FROM {base}\nUSER root\nRUN echo '<p id=\"status\">variant {variant}</p>' > /www/index.html\nUSER 10001:10001\n"
+    );
+    let request = BuildRequest {
+        tag: tag.clone(),
+        context_tar_gz: context_tar_gz(&[("Dockerfile".into(), 0o644, dockerfile.into_bytes())])?,
+        ..BuildRequest::default()
+    };
+    images.build(&request, &mut |_| {}).with_context(|| format!("build {tag}"))?;
+    Ok(tag)
+}
+
 fn build_image(engine: &Engine, variant: &str, cmd: &str, pad_mb: u32) -> anyhow::Result<String> {
     let tag = format!("xtask-deploy-test:{variant}");
     let images = BollardEngine::new(engine.client()?)?;

@@ -280,6 +280,7 @@ mod tests {
                 tags: vec!["app:1".into()],
                 labels: BTreeMap::new(),
                 user: "10001".into(),
+                layers: vec!["sha256:l1".into()],
             }),
             ..Default::default()
         }

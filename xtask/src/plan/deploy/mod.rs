@@ -4,6 +4,7 @@
 pub mod edge;
 pub mod envship;
 pub mod facts;
+pub mod layers;
 pub mod plan;
 pub mod scripts;
 pub mod targets;

@@ -184,6 +184,18 @@ pub fn has_image(id: &str) -> String {
     format!("docker image inspect --format '{{{{.Id}}}}' {} 2>/dev/null || true\n", q(id))
 }
 
+/// Whether the server has image `id` (first line: the ID, or empty), then every image's diff
+/// IDs, one JSON array a line, so the deploy sends only the layers the server lacks.
+pub fn server_layers(id: &str) -> String {
+    format!(
+        "docker image inspect --format '{{{{.Id}}}}' {} 2>/dev/null || echo
+         ids=$(docker images -aq --no-trunc | sort -u)
+         [ -z \"$ids\" ] || docker image inspect --format '{{{{json .RootFS.Layers}}}}' $ids 2>/dev/null || true
+",
+        q(id)
+    )
+}
+
 /// Pull a registry reference on the server and print the ID it resolved to, so the deploy
 /// can refuse an image someone else pushed under the same tag.
 pub fn pull_image(reference: &str) -> String {

@@ -1,0 +1,202 @@
+//! Shipping an image over ssh without a registry, sending only the layers the server lacks:
+//! the local engine's `docker save` with the layer files of the prefix the server already
+//! holds left out, gzip-compressed, streamed into `docker load` on the server. Docker looks a
+//! layer up by its chain before it opens the layer file, so the server completes the image
+//! from its own store; the loaded ID must equal the local one. Nothing needs installing on
+//! the server, and a cut connection leaves nothing half-loaded (Docker registers a layer only
+//! once its content matches its diff ID, and the image only once every layer is there).
+
+use super::execute::Shipped;
+use crate::effects::docker::{ImageEngine, ImageInfo};
+use crate::effects::ssh::Remote;
+use crate::plan::deploy::layers::{self, LayerPlan};
+use crate::plan::deploy::scripts;
+use anyhow::{Context, bail};
+use std::collections::HashSet;
+use std::io::{Read, Seek, SeekFrom, Write};
+
+/// Send `image` (local ID `image.id`) unless the server has it; report what crossed the wire.
+pub fn ship_image(
+    server: &dyn Remote,
+    engine: &dyn ImageEngine,
+    tag: &str,
+    image: &ImageInfo,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Shipped> {
+    let answer = server.run(&scripts::server_layers(&image.id))?.check("ask the server which layers it has")?;
+    let text = answer.stdout_text();
+    let (first, rest) = text.split_once('\n').unwrap_or((text.as_str(), ""));
+    if first.trim() == image.id {
+        progress("image already on the server: not sent");
+        return Ok(Shipped { layers_skipped: image.layers.len(), ..Shipped::default() });
+    }
+    let plan = layers::plan(&image.layers, &layers::parse_server_layers(rest));
+    progress(&format!(
+        "shipping image {tag}: {} of {} layers (the server has the other {})",
+        plan.send,
+        image.layers.len(),
+        plan.skip
+    ));
+    let mut export = tempfile::tempfile().context("a temporary file for the image export")?;
+    std::io::copy(&mut engine.export(tag).context("export the image from the local engine")?, &mut export)
+        .context("export the image from the local engine")?;
+    let sent = match send(server, &mut export, &plan) {
+        Ok(bytes) => bytes,
+        // The server may have dropped a layer since it answered, or keep images in a store
+        // that needs every layer: start over with the whole image.
+        Err(e) if plan.skip > 0 => {
+            progress(&format!("the server could not complete the image from its own layers ({e:#}); sending all"));
+            let all = LayerPlan { skip: 0, send: image.layers.len() };
+            return finish(server, image, &all, send(server, &mut export, &all)?, progress);
+        }
+        Err(e) => return Err(e),
+    };
+    finish(server, image, &plan, sent, progress)
+}
+
+fn finish(
+    server: &dyn Remote,
+    image: &ImageInfo,
+    plan: &LayerPlan,
+    bytes: u64,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Shipped> {
+    let loaded = server.run(&scripts::has_image(&image.id))?.check("inspect the loaded image")?;
+    if loaded.stdout_text().trim() != image.id {
+        bail!(
+            "the server loaded the image but has no image {} afterwards (got {:?}): refusing to deploy an image that differs from the local one",
+            image.id,
+            loaded.stdout_text().trim()
+        );
+    }
+    progress(&format!("image sent: {bytes} bytes ({} layers sent, {} skipped)", plan.send, plan.skip));
+    Ok(Shipped { sent: true, bytes, layers_sent: plan.send, layers_skipped: plan.skip })
+}
+
+/// Write the partial archive (gzip) and stream it into `docker load`; returns the bytes sent.
+fn send(server: &dyn Remote, export: &mut std::fs::File, plan: &LayerPlan) -> anyhow::Result<u64> {
+    export.seek(SeekFrom::Start(0))?;
+    let skip = skipped_files(export, plan.skip)?;
+    export.seek(SeekFrom::Start(0))?;
+    let mut partial = tempfile::tempfile().context("a temporary file for the partial archive")?;
+    write_partial(export, &skip, &mut partial)?;
+    partial.seek(SeekFrom::Start(0))?;
+    let mut counted = Counting { inner: &mut partial, n: 0 };
+    server
+        .stream_stdin("docker load", &mut counted)
+        .context("ship the image over ssh")?
+        .check("docker load on the server")?;
+    Ok(counted.n)
+}
+
+/// The layer files of the bottom `skip` layers (by the export's manifest), minus any the
+/// layers above also name.
+fn skipped_files(export: &mut dyn Read, skip: usize) -> anyhow::Result<HashSet<String>> {
+    if skip == 0 {
+        return Ok(HashSet::new());
+    }
+    let mut archive = tar::Archive::new(export);
+    for entry in archive.entries().context("read the image export")? {
+        let mut entry = entry?;
+        if entry.path()?.to_str() != Some("manifest.json") {
+            continue;
+        }
+        let mut text = String::new();
+        entry.read_to_string(&mut text)?;
+        let manifest: Vec<Manifest> = serde_json::from_str(&text).context("the export's manifest.json")?;
+        let layers = &manifest.first().context("the export's manifest.json names no image")?.layers;
+        let keep: HashSet<&String> = layers.iter().skip(skip).collect();
+        return Ok(layers.iter().take(skip).filter(|l| !keep.contains(l)).cloned().collect());
+    }
+    bail!("the image export has no manifest.json")
+}
+
+#[derive(serde::Deserialize)]
+struct Manifest {
+    #[serde(rename = "Layers")]
+    layers: Vec<String>,
+}
+
+/// Copy every entry of the export except the `skip` files into a gzip-compressed tar.
+fn write_partial(export: &mut dyn Read, skip: &HashSet<String>, out: &mut dyn Write) -> anyhow::Result<()> {
+    let gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+    let mut builder = tar::Builder::new(gz);
+    let mut archive = tar::Archive::new(export);
+    for entry in archive.entries().context("read the image export")? {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        if skip.contains(&path) {
+            continue;
+        }
+        let mut header = entry.header().clone();
+        if let Some(link) = entry.link_name()? {
+            builder.append_link(&mut header, &path, link)?;
+        } else {
+            builder.append_data(&mut header, &path, &mut entry)?;
+        }
+    }
+    builder.into_inner()?.finish()?.flush()?;
+    Ok(())
+}
+
+/// Counts the bytes that go over the wire (the image transfer's figure in outputs and bench).
+struct Counting<'a> {
+    inner: &'a mut dyn Read,
+    n: u64,
+}
+
+impl Read for Counting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn export(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, path, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn the_partial_archive_leaves_out_only_the_skipped_layer_files() -> anyhow::Result<()> {
+        let manifest = br#"[{"Config":"c.json","RepoTags":["x:1"],"Layers":["a/layer.tar","b/layer.tar","c/layer.tar"]}]"#;
+        let tar = export(&[
+            ("a/layer.tar", b"base"),
+            ("a/json", b"{}"),
+            ("b/layer.tar", b"deps"),
+            ("c/layer.tar", b"app"),
+            ("c.json", b"{}"),
+            ("manifest.json", manifest),
+        ]);
+        let skip = skipped_files(&mut tar.as_slice(), 2)?;
+        assert_eq!(skip, HashSet::from(["a/layer.tar".to_string(), "b/layer.tar".to_string()]));
+        let mut gz = Vec::new();
+        write_partial(&mut tar.as_slice(), &skip, &mut gz)?;
+        let mut names = Vec::new();
+        for e in tar::Archive::new(flate2::read::GzDecoder::new(gz.as_slice())).entries()? {
+            names.push(e?.path()?.display().to_string());
+        }
+        assert_eq!(names, ["a/json", "c/layer.tar", "c.json", "manifest.json"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_layer_file_the_top_also_names_is_kept() -> anyhow::Result<()> {
+        let manifest = br#"[{"Layers":["a/layer.tar","b/layer.tar","a/layer.tar"]}]"#;
+        let tar = export(&[("manifest.json", manifest)]);
+        assert_eq!(skipped_files(&mut tar.as_slice(), 2)?, HashSet::from(["b/layer.tar".to_string()]));
+        assert!(skipped_files(&mut tar.as_slice(), 0)?.is_empty());
+        Ok(())
+    }
+}
