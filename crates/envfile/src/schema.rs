@@ -431,6 +431,106 @@ mod tests {
         assert_eq!(s.get("DATABASE_URL").unwrap().derived_from, vec!["POSTGRES_PASSWORD"]);
     }
 
+    /// A schema of one signing key set plus `extra` (TOML of more `[[var]]` blocks).
+    fn with_keys(extra: &str) -> Result<Schema, LoadError> {
+        Schema::parse(&format!(
+            r#"
+            [meta]
+            app = "x"
+            environments = ["production"]
+            [[var]]
+            name = "JWT_KEYS"
+            plane = "secret"
+            description = "d"
+            format = "string"
+            generator = {{ kind = "ec-jwk-private" }}
+            {extra}
+            "#
+        ))
+    }
+
+    #[test]
+    fn the_asymmetric_generators_parse_with_the_self_hosted_ref_by_default() {
+        let s = with_keys(
+            r#"
+            [[var]]
+            name = "VITE_PUBLISHABLE"
+            plane = "public"
+            description = "d"
+            format = "api-key"
+            generator = { kind = "supabase-opaque-key", prefix = "publishable" }
+            [[var]]
+            name = "JWKS"
+            plane = "config"
+            description = "d"
+            format = "string"
+            generator = { kind = "jwks-public", from = "JWT_KEYS" }
+            "#,
+        )
+        .expect("parses");
+        assert_eq!(
+            s.get("VITE_PUBLISHABLE").unwrap().generator,
+            Some(Generator::SupabaseOpaqueKey {
+                prefix: OpaquePrefix::Publishable,
+                project_ref: "supabase-self-hosted".into()
+            })
+        );
+        assert_eq!(s.get("JWKS").unwrap().generator.as_ref().unwrap().inputs(), ["JWT_KEYS"]);
+        let committed = project_schema();
+        assert!(committed.vars.iter().filter_map(|v| v.generator.as_ref()).any(Generator::is_supabase_asymmetric));
+    }
+
+    #[test]
+    fn secret_material_outside_the_secret_plane_is_refused() {
+        let cases = [
+            (
+                "JWT_KEYS_PUBLIC",
+                r#"[[var]]
+            name = "JWT_KEYS_PUBLIC"
+            plane = "config"
+            description = "d"
+            format = "string"
+            generator = { kind = "ec-jwk-private" }"#,
+            ),
+            (
+                "VITE_SECRET_KEY",
+                r#"[[var]]
+            name = "VITE_SECRET_KEY"
+            plane = "public"
+            description = "d"
+            format = "api-key"
+            generator = { kind = "supabase-opaque-key", prefix = "secret" }"#,
+            ),
+            (
+                "VITE_SERVICE",
+                r#"[[var]]
+            name = "VITE_SERVICE"
+            plane = "public"
+            description = "d"
+            format = "jwt"
+            generator = { kind = "supabase-jwt-es256", role = "service_role", signed_with = "JWT_KEYS" }"#,
+            ),
+            (
+                "TOKEN",
+                r#"[[var]]
+            name = "OTHER"
+            plane = "secret"
+            description = "d"
+            format = "string"
+            [[var]]
+            name = "TOKEN"
+            plane = "secret"
+            description = "d"
+            format = "jwt"
+            generator = { kind = "supabase-jwt-es256", role = "anon", signed_with = "OTHER" }"#,
+            ),
+        ];
+        for (name, extra) in cases {
+            let err = with_keys(extra).expect_err(name).to_string();
+            assert!(err.contains(name), "{name}: {err}");
+        }
+    }
+
     #[test]
     fn a_vite_secret_is_rejected() {
         let err = Schema::parse(
