@@ -90,7 +90,8 @@ async fn health(State(st): State<Arc<AppState>>) -> Response {
     }
 }
 
-/// Verifies the anon key the page sends against `JWT_SECRET` and reports how the database
+/// Verifies the anon key the page sends (HS256 against `JWT_SECRET`, or ES256 against the
+/// public JWK set `JWT_JWKS`) and reports how the database
 /// password reached the server. Accepts `Authorization: Bearer`, Supabase's `apikey` header
 /// or a JSON body `{"token": "..."}`.
 async fn whoami(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -106,7 +107,8 @@ async fn whoami(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes
             json!({"verified": false, "error": "send the anon key as Authorization: Bearer <key>"}),
         );
     };
-    let claims = match jwt::verify_hs256(&token, config.jwt_secret.expose().as_bytes(), unix_now()) {
+    let secret = config.jwt_secret.expose().as_bytes();
+    let claims = match jwt::verify_supabase_key(&token, secret, config.jwt_jwks.as_deref(), unix_now()) {
         Ok(c) => c,
         Err(e) => {
             log::log(Level::Info, format_args!("whoami refused a token: {e}"));

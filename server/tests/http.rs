@@ -91,6 +91,53 @@ async fn whoami_refuses_a_key_signed_with_another_secret_a_service_key_and_no_ke
     assert_eq!(call(&unready, whoami(&common::anon_key(common::JWT_SECRET))).await.0, StatusCode::SERVICE_UNAVAILABLE);
 }
 
+/// The server with the public JWK set of the sample signing key, as `secrets gen` writes it.
+fn with_jwks(jwks: Option<String>) -> Arc<AppState> {
+    let mut src = common::production_source();
+    match jwks {
+        Some(jwks) => src.vars.insert("JWT_JWKS".into(), jwks),
+        None => src.vars.remove("JWT_JWKS"),
+    };
+    Arc::new(AppState::load(&src, None))
+}
+
+#[tokio::test]
+async fn whoami_verifies_es256_keys_against_the_public_jwks_and_still_hs256_ones() {
+    use envfile::sample::{FAR_FUTURE, JWT_KEYS, jwt_jwks, supabase_key_es256};
+    let state = with_jwks(Some(jwt_jwks()));
+    let anon = supabase_key_es256("anon", JWT_KEYS, FAR_FUTURE);
+    let (status, body, _) = call(&state, whoami(&anon)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["role"].as_str(), body["verified"].as_bool()), (Some("anon"), Some(true)));
+    // The legacy key keeps working beside it.
+    let (status, body, _) = call(&state, whoami(&common::anon_key(common::JWT_SECRET))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let service = supabase_key_es256("service_role", JWT_KEYS, FAR_FUTURE);
+    let (status, body, _) = call(&state, whoami(&service)).await;
+    assert_eq!((status, body["role"].as_str()), (StatusCode::FORBIDDEN, Some("service_role")));
+
+    // A forged payload under the real signature, an expired key, a kid the set lacks.
+    let parts: Vec<&str> = anon.split('.').collect();
+    let forged = format!("{}.{}.{}", parts[0], secretkit::base64url(br#"{"role":"anon","exp":4102444801}"#), parts[2]);
+    let (status, body, _) = call(&state, whoami(&forged)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["error"].as_str().unwrap().contains("JWT_JWKS"), "{body}");
+    let expired = supabase_key_es256("anon", JWT_KEYS, 1_000);
+    assert_eq!(call(&state, whoami(&expired)).await.0, StatusCode::UNAUTHORIZED);
+    let other_kid = with_jwks(Some(jwt_jwks().replace("sample-key-1", "another-key")));
+    let (status, body, _) = call(&other_kid, whoami(&anon)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["error"].as_str().unwrap().contains("kid"), "{body}");
+
+    // No JWT_JWKS, or one holding private keys: ES256 keys are refused, never trusted.
+    for state in [with_jwks(None), with_jwks(Some(format!(r#"{{"keys":{JWT_KEYS}}}"#)))] {
+        let (status, body, _) = call(&state, whoami(&anon)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["verified"], false);
+    }
+}
+
 #[tokio::test]
 async fn cors_allows_only_the_configured_origins() {
     let state = loaded();

@@ -32,7 +32,7 @@ async function getJson<T>(path: string, init?: RequestInit): Promise<{ status: n
 
 async function checkWhoAmI(anonKey: string | undefined): Promise<void> {
   if (!anonKey) {
-    show('status', 'error: VITE_SUPABASE_ANON_KEY was not set when the page was built', 'error')
+    show('status', 'error: neither VITE_SUPABASE_ANON_KEY_ASYMMETRIC nor VITE_SUPABASE_ANON_KEY was set when the page was built', 'error')
     show('db-password', 'unknown', 'error')
     return
   }
@@ -70,5 +70,7 @@ async function checkBuild(): Promise<void> {
 }
 
 show('supabase-url', import.meta.env.VITE_SUPABASE_URL ?? '(VITE_SUPABASE_URL not set at build time)', 'ok')
-void checkWhoAmI(import.meta.env.VITE_SUPABASE_ANON_KEY)
+// The ES256 anon key when the build has one (the server verifies it with JWT_JWKS), else
+// the legacy HS256 one (verified with JWT_SECRET).
+void checkWhoAmI(import.meta.env.VITE_SUPABASE_ANON_KEY_ASYMMETRIC || import.meta.env.VITE_SUPABASE_ANON_KEY)
 void checkBuild()

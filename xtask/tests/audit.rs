@@ -34,7 +34,11 @@ fn a_generated_project_passes_and_unknowns_say_why() {
     // Throwaway runs record no dates; a real run does, and then the rotation check passes.
     assert_eq!(verdict(&v, "secrets rotated"), "unknown");
     f.xtask(&["secrets", "rotate", "JWT_SECRET"]).expect(0);
-    for n in ["SUPABASE_SERVICE_ROLE_KEY", "OPENROUTER_API_KEY", "POSTGRES_PASSWORD", "NPM_TOKEN"] {
+    // JWT_KEYS's rotation records it and the ES256 service-role key it re-signs.
+    f.xtask(&["secrets", "rotate", "JWT_KEYS"]).expect(0);
+    for n in
+        ["SUPABASE_SERVICE_ROLE_KEY", "OPENROUTER_API_KEY", "POSTGRES_PASSWORD", "NPM_TOKEN", "SUPABASE_SECRET_KEY"]
+    {
         f.xtask(&["secrets", "rotate", n, "--recorded"]).expect(0);
     }
     f.xtask(&["secrets", "rotate", "POSTGRES_PASSWORD"]).expect(0);

@@ -142,11 +142,12 @@ fn an_interrupted_rotation_leaves_the_old_files_intact() {
     let before = f.snapshot();
     let project =
         xtask::project::Project::with_clock(f.root().to_path_buf(), std::sync::Arc::new(FixedClock(1_800_000_000)));
-    for name in ["JWT_SECRET", "POSTGRES_PASSWORD"] {
+    for name in ["JWT_SECRET", "POSTGRES_PASSWORD", "JWT_KEYS"] {
         let args = xtask::commands::secrets::RotateArgs {
             name: name.into(),
             env: xtask::project::EnvArgs::default(),
             recorded: false,
+            finish: false,
             format: Default::default(),
         };
         let err = args.run(&project, &Writer::with_fault(Fault::BeforeRename)).unwrap_err();

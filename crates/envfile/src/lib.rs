@@ -15,6 +15,6 @@ pub mod verify;
 
 pub use compose::{Entry, ParseError};
 pub use env::Env;
-pub use schema::{Delivery, Format, Generator, LoadError, Plane, Schema, Variable};
+pub use schema::{Delivery, Format, Generator, LoadError, OpaquePrefix, Plane, Schema, Variable};
 pub use secret::Secret;
 pub use verify::{Code, Facts, Finding, GitFacts, Overdue, Severity};

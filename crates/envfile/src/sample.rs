@@ -38,3 +38,42 @@ pub fn production_env() -> String {
          DATABASE_URL=postgres://app:{POSTGRES_PASSWORD}@db:5432/app\n"
     )
 }
+
+/// A fixed EC P-256 signing key as `JWT_KEYS` holds it (a one-key array of private JWKs),
+/// made with Python's `cryptography` so the sample does not depend on this workspace's
+/// own key generation. Published here: worthless.
+pub const JWT_KEYS: &str = r#"[{"kty":"EC","kid":"sample-key-1","use":"sig","key_ops":["sign","verify"],"alg":"ES256","ext":true,"crv":"P-256","x":"wUChtAkLp1hnVIKJlfIC3sfkVespa3UAIgzIRDnEDfs","y":"gX7WUfrZgAdywHOrGKC1LsK71oq6hm5bEJwabhjjcI8","d":"GbNEHU5SzUlU5V-lgtKlYrbLaIwJ0mzDtRapBzrgEHk"}]"#;
+/// Opaque keys with checksums for `supabase-self-hosted`, computed with Python's hashlib.
+pub const PUBLISHABLE_KEY: &str = "sb_publishable_enb3Ojv2pVjR7ttnkJHRud_fn-9KJgV";
+pub const SECRET_KEY: &str = "sb_secret_FCTpTO4UOPlMXZjb3PV0mx_Pu4EmJiP";
+
+/// The public set of [`JWT_KEYS`], as `jwks-public` writes it.
+pub fn jwt_jwks() -> String {
+    secretkit::Jwks::parse(JWT_KEYS).map(|set| set.to_public_json()).unwrap_or_default()
+}
+
+/// An ES256 Supabase key for `role`, signed with the signing key of `keys`, expiring at `exp`.
+pub fn supabase_key_es256(role: &str, keys: &str, exp: u64) -> String {
+    let Some(key) = secretkit::Jwks::parse(keys).ok().and_then(|set| set.signing_keys().next().cloned()) else {
+        return String::new();
+    };
+    let claims = serde_json::json!({"role": role, "iss": "supabase", "iat": 1_700_000_000u64, "exp": exp});
+    secretkit::sign_es256(&claims, &key).map(|t| t.expose().to_string()).unwrap_or_default()
+}
+
+/// [`production_env`] with every variable of Supabase's asymmetric scheme as well, each
+/// valid: the opaque keys, the key sets (single-quoted JSON) and the ES256 keys.
+pub fn production_env_asymmetric() -> String {
+    let anon = supabase_key_es256("anon", JWT_KEYS, FAR_FUTURE);
+    let service = supabase_key_es256("service_role", JWT_KEYS, FAR_FUTURE);
+    format!(
+        "{}VITE_SUPABASE_PUBLISHABLE_KEY={PUBLISHABLE_KEY}\n\
+         VITE_SUPABASE_ANON_KEY_ASYMMETRIC={anon}\n\
+         JWT_JWKS='{}'\n\
+         JWT_KEYS='{JWT_KEYS}'\n\
+         SUPABASE_SERVICE_ROLE_KEY_ASYMMETRIC={service}\n\
+         SUPABASE_SECRET_KEY={SECRET_KEY}\n",
+        production_env(),
+        jwt_jwks()
+    )
+}

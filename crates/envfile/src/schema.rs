@@ -84,8 +84,92 @@ pub enum Generator {
     Hex { bytes: usize },
     /// A Supabase key: an HS256 JWT with claims role, iss, iat, exp, signed with the named secret.
     SupabaseJwt { role: String, signed_with: String },
+    /// An EC P-256 signing key as a JSON array of private JWKs (Supabase's `JWT_KEYS`): the
+    /// signing key first, then, while a rotation overlaps, the retired public keys.
+    EcJwkPrivate,
+    /// The public JWK set `{"keys": [...]}` of the private keys in `from` (Supabase's
+    /// `JWT_JWKS`): every EC key as its public half, safe to publish.
+    JwksPublic { from: String },
+    /// A Supabase opaque API key, `sb_publishable_...` or `sb_secret_...`, whose checksum is
+    /// made for `project_ref` (self-hosted installations use `supabase-self-hosted`).
+    SupabaseOpaqueKey {
+        prefix: OpaquePrefix,
+        #[serde(default = "self_hosted_ref")]
+        project_ref: String,
+    },
+    /// A Supabase key as an ES256 JWT with claims role, iss, iat, exp, signed with the
+    /// signing key of the private JWKs in `signed_with`; its header `kid` names that key.
+    SupabaseJwtEs256 { role: String, signed_with: String },
     /// A string built from other variables: `{NAME}` is replaced by that variable's value.
     Template { template: String },
+}
+
+/// Which of Supabase's two opaque keys a `supabase-opaque-key` generator makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpaquePrefix {
+    /// `sb_publishable_`: replaces the anon key; meant for browsers.
+    Publishable,
+    /// `sb_secret_`: replaces the service-role key; bypasses row-level security.
+    Secret,
+}
+
+impl OpaquePrefix {
+    pub fn kind(self) -> secretkit::supabase::OpaqueKind {
+        match self {
+            OpaquePrefix::Publishable => secretkit::supabase::OpaqueKind::Publishable,
+            OpaquePrefix::Secret => secretkit::supabase::OpaqueKind::Secret,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpaquePrefix::Publishable => "publishable",
+            OpaquePrefix::Secret => "secret",
+        }
+    }
+}
+
+fn self_hosted_ref() -> String {
+    secretkit::supabase::SELF_HOSTED_PROJECT_REF.to_string()
+}
+
+impl Generator {
+    /// The variables this generator reads (signs with, derives from, or fills in).
+    pub fn inputs(&self) -> Vec<String> {
+        match self {
+            Generator::SupabaseJwt { signed_with, .. } | Generator::SupabaseJwtEs256 { signed_with, .. } => {
+                vec![signed_with.clone()]
+            }
+            Generator::JwksPublic { from } => vec![from.clone()],
+            Generator::Template { template } => template_names(template),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the generator makes an asymmetric-scheme Supabase value (ES256 keys and
+    /// tokens, opaque keys), as opposed to the legacy HS256 one.
+    pub fn is_supabase_asymmetric(&self) -> bool {
+        matches!(
+            self,
+            Generator::EcJwkPrivate
+                | Generator::JwksPublic { .. }
+                | Generator::SupabaseOpaqueKey { .. }
+                | Generator::SupabaseJwtEs256 { .. }
+        )
+    }
+}
+
+/// The `{NAME}` references of a template, in order.
+pub fn template_names(template: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        names.push(rest[open + 1..open + close].to_string());
+        rest = &rest[open + close + 1..];
+    }
+    names
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -271,16 +355,45 @@ impl Schema {
                     return bad(&format!("refers to undeclared variable {from}"));
                 }
             }
+            self.check_asymmetric(v)?;
         }
         Ok(())
     }
+
+    /// The planes and inputs of the asymmetric Supabase generators: private keys and
+    /// `sb_secret_` keys are secrets, ES256 tokens and public sets read a private key set.
+    fn check_asymmetric(&self, v: &Variable) -> Result<(), SchemaError> {
+        let bad = |why: &str| Err(SchemaError(format!("variable {}: {why}", v.name)));
+        let private_keys = |name: &str| self.get(name).is_some_and(|k| k.generator == Some(Generator::EcJwkPrivate));
+        match &v.generator {
+            Some(Generator::EcJwkPrivate) if v.plane != Plane::Secret => {
+                bad("private JWKs (ec-jwk-private) are a runtime secret: plane must be secret")
+            }
+            Some(Generator::SupabaseOpaqueKey { prefix: OpaquePrefix::Secret, .. }) if v.plane != Plane::Secret => {
+                bad("an sb_secret_ key is a runtime secret: plane must be secret")
+            }
+            Some(Generator::JwksPublic { from }) | Some(Generator::SupabaseJwtEs256 { signed_with: from, .. })
+                if !private_keys(from) =>
+            {
+                bad(&format!("{from} must be a variable with generator ec-jwk-private"))
+            }
+            Some(Generator::SupabaseJwtEs256 { role, .. }) if role == "service_role" && !v.plane.is_secret() => {
+                bad("a service_role key bypasses row-level security: plane must be secret")
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
-fn signer(v: &Variable) -> Option<&String> {
-    match &v.generator {
-        Some(Generator::SupabaseJwt { signed_with, .. }) => Some(signed_with),
-        _ => None,
-    }
+fn signer(v: &Variable) -> impl Iterator<Item = &String> {
+    let names: Vec<&String> = match &v.generator {
+        Some(Generator::SupabaseJwt { signed_with, .. }) | Some(Generator::SupabaseJwtEs256 { signed_with, .. }) => {
+            vec![signed_with]
+        }
+        Some(Generator::JwksPublic { from }) => vec![from],
+        _ => Vec::new(),
+    };
+    names.into_iter()
 }
 
 #[cfg(test)]
@@ -316,6 +429,106 @@ mod tests {
         assert_eq!(plane("NPM_TOKEN"), Plane::BuildSecret);
         assert!(s.get("ANTHROPIC_API_KEY").unwrap().required.is_empty());
         assert_eq!(s.get("DATABASE_URL").unwrap().derived_from, vec!["POSTGRES_PASSWORD"]);
+    }
+
+    /// A schema of one signing key set plus `extra` (TOML of more `[[var]]` blocks).
+    fn with_keys(extra: &str) -> Result<Schema, LoadError> {
+        Schema::parse(&format!(
+            r#"
+            [meta]
+            app = "x"
+            environments = ["production"]
+            [[var]]
+            name = "JWT_KEYS"
+            plane = "secret"
+            description = "d"
+            format = "string"
+            generator = {{ kind = "ec-jwk-private" }}
+            {extra}
+            "#
+        ))
+    }
+
+    #[test]
+    fn the_asymmetric_generators_parse_with_the_self_hosted_ref_by_default() {
+        let s = with_keys(
+            r#"
+            [[var]]
+            name = "VITE_PUBLISHABLE"
+            plane = "public"
+            description = "d"
+            format = "api-key"
+            generator = { kind = "supabase-opaque-key", prefix = "publishable" }
+            [[var]]
+            name = "JWKS"
+            plane = "config"
+            description = "d"
+            format = "string"
+            generator = { kind = "jwks-public", from = "JWT_KEYS" }
+            "#,
+        )
+        .expect("parses");
+        assert_eq!(
+            s.get("VITE_PUBLISHABLE").unwrap().generator,
+            Some(Generator::SupabaseOpaqueKey {
+                prefix: OpaquePrefix::Publishable,
+                project_ref: "supabase-self-hosted".into()
+            })
+        );
+        assert_eq!(s.get("JWKS").unwrap().generator.as_ref().unwrap().inputs(), ["JWT_KEYS"]);
+        let committed = project_schema();
+        assert!(committed.vars.iter().filter_map(|v| v.generator.as_ref()).any(Generator::is_supabase_asymmetric));
+    }
+
+    #[test]
+    fn secret_material_outside_the_secret_plane_is_refused() {
+        let cases = [
+            (
+                "JWT_KEYS_PUBLIC",
+                r#"[[var]]
+            name = "JWT_KEYS_PUBLIC"
+            plane = "config"
+            description = "d"
+            format = "string"
+            generator = { kind = "ec-jwk-private" }"#,
+            ),
+            (
+                "VITE_SECRET_KEY",
+                r#"[[var]]
+            name = "VITE_SECRET_KEY"
+            plane = "public"
+            description = "d"
+            format = "api-key"
+            generator = { kind = "supabase-opaque-key", prefix = "secret" }"#,
+            ),
+            (
+                "VITE_SERVICE",
+                r#"[[var]]
+            name = "VITE_SERVICE"
+            plane = "public"
+            description = "d"
+            format = "jwt"
+            generator = { kind = "supabase-jwt-es256", role = "service_role", signed_with = "JWT_KEYS" }"#,
+            ),
+            (
+                "TOKEN",
+                r#"[[var]]
+            name = "OTHER"
+            plane = "secret"
+            description = "d"
+            format = "string"
+            [[var]]
+            name = "TOKEN"
+            plane = "secret"
+            description = "d"
+            format = "jwt"
+            generator = { kind = "supabase-jwt-es256", role = "anon", signed_with = "OTHER" }"#,
+            ),
+        ];
+        for (name, extra) in cases {
+            let err = with_keys(extra).expect_err(name).to_string();
+            assert!(err.contains(name), "{name}: {err}");
+        }
     }
 
     #[test]

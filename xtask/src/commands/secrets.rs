@@ -21,7 +21,9 @@ pub enum SecretsCommand {
     /// existing value; a second run writes nothing)
     Gen(GenArgs),
     /// Replace one secret and everything derived from it (JWT_SECRET re-signs the Supabase
-    /// keys, POSTGRES_PASSWORD remakes DATABASE_URL); every other byte stays
+    /// keys, POSTGRES_PASSWORD remakes DATABASE_URL); every other byte stays. A signing key
+    /// set (JWT_KEYS) rotates with overlap: the old public key stays in JWT_JWKS until
+    /// `--finish`
     Rotate(RotateArgs),
     /// Each secret's age against its rotation period and what rotating it invalidates
     /// (exit 1 when one is overdue)
@@ -70,6 +72,10 @@ pub struct RotateArgs {
     /// rotation date, change no value
     #[arg(long)]
     pub recorded: bool,
+    /// End the overlap of a signing key set rotated earlier (JWT_KEYS): drop the retired
+    /// key from it and from its public set; tokens the old key signed stop verifying
+    #[arg(long, conflicts_with = "recorded")]
+    pub finish: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -166,23 +172,46 @@ impl RotateArgs {
         if self.recorded {
             return record_rotation(schema, &target, &current, meta, &self.name, writer, clock);
         }
-        let plan = rotate::plan(schema, &target, &current, &meta, &self.name, &mut rand::rng(), clock)?;
+        let step = if self.finish { rotate::Step::Finish } else { rotate::Step::Rotate };
+        let plan = rotate::plan(
+            schema,
+            &target,
+            &current,
+            &meta,
+            rotate::Ask { name: &self.name, step },
+            &mut rand::rng(),
+            clock,
+        )?;
         if plan.writes.iter().any(|w| w.path.starts_with(&target.secrets_dir)) {
             crate::effects::files::ensure_private_dir(&target.secrets_dir)?;
         }
         writer.write_all(&plan.writes).with_context(|| format!("write rotated {}", self.name))?;
         if self.format == Format::Json {
-            print_json(&serde_json::json!({ "env": target.env, "rotated": plan.rotated }))?;
+            print_json(&serde_json::json!({ "env": target.env, "step": step.as_str(), "rotated": plan.rotated }))?;
         } else {
             for r in &plan.rotated {
                 println!("rotated {} ({}; {}) in {}: {}", r.name, r.generator, r.strength, r.destination, r.reason);
-                if let Some(inv) = &r.invalidates {
+                // Finishing invalidates only what the retired key signed (said below).
+                if let (Some(inv), rotate::Step::Rotate) = (&r.invalidates, step) {
                     println!("  invalidates: {inv}");
                 }
             }
-            println!(
-                "next: redeploy (and rebuild the image if a public VITE_ key changed), then revoke the old value wherever it was registered"
-            );
+            let signing_keys =
+                schema.get(&self.name).is_some_and(|v| v.generator == Some(envfile::Generator::EcJwkPrivate));
+            match (signing_keys, step) {
+                (true, rotate::Step::Rotate) => println!(
+                    "next: redeploy (and rebuild the image: a public VITE_ key changed); the old public key stays in the public set, \
+                     so tokens it signed keep verifying. Once they have been replaced, run \
+                     `cargo xtask secrets rotate --finish {} --env {}`",
+                    self.name, target.env
+                ),
+                (true, rotate::Step::Finish) => {
+                    println!("next: redeploy; tokens signed with the retired key no longer verify")
+                }
+                (false, _) => println!(
+                    "next: redeploy (and rebuild the image if a public VITE_ key changed), then revoke the old value wherever it was registered"
+                ),
+            }
         }
         Ok(Status::Ok)
     }
@@ -223,11 +252,14 @@ impl StatusArgs {
         } else {
             let mut table = report::table(["secret", "since", "age", "period", "state", "a rotation invalidates"]);
             for a in &ages {
-                let state = match (a.overdue, a.age_days) {
+                let mut state = match (a.overdue, a.age_days) {
                     (true, _) => "OVERDUE".to_string(),
                     (false, Some(_)) => "ok".into(),
                     (false, None) => "unknown (no record)".into(),
                 };
+                if let Some(since) = &a.overlap_since {
+                    state.push_str(&format!("; overlap since {since} (old key still verifies)"));
+                }
                 table.add_row([
                     a.name.clone(),
                     a.since.clone().unwrap_or_else(|| "-".into()),
@@ -240,6 +272,13 @@ impl StatusArgs {
             println!("{table}");
             if overdue {
                 println!("rotate overdue secrets with `cargo xtask secrets rotate NAME --env {env}`");
+            }
+            for a in ages.iter().filter(|a| a.stage.is_some()) {
+                println!(
+                    "{} is mid-rotation: once every token of the old key is replaced, finish it with \
+                     `cargo xtask secrets rotate --finish {} --env {env}`",
+                    a.name, a.name
+                );
             }
         }
         Ok(Status::failed_if(overdue))

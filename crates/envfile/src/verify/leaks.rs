@@ -28,6 +28,8 @@ fn public_secrets(ctx: &Ctx, out: &mut Vec<Finding>) {
         });
         let why = if Jwt::decode(value).is_some_and(|j| j.claim_str("role") == Some("service_role")) {
             Some("a Supabase key with role service_role (it bypasses row-level security)".to_string())
+        } else if has_private_jwk(value) {
+            Some("a private JWK (it has d or k), which signs tokens".to_string())
         } else if let Some(p) = SECRET_PREFIXES.iter().find(|p| value.starts_with(**p)) {
             Some(format!("a secret key (prefix {p})"))
         } else if let Some(t) = twin {
@@ -52,6 +54,23 @@ fn public_secrets(ctx: &Ctx, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// Whether `value` is JSON holding a private or symmetric JWK: an object (a key, or one
+/// inside a set or array) with `d` or `k`.
+fn has_private_jwk(value: &str) -> bool {
+    use serde_json::Value;
+    fn walk(v: &Value, depth: usize) -> bool {
+        match v {
+            Value::Object(map) if depth < 4 => {
+                (map.contains_key("kty") && (map.contains_key("d") || map.contains_key("k")))
+                    || map.values().any(|v| walk(v, depth + 1))
+            }
+            Value::Array(items) if depth < 4 => items.iter().any(|v| walk(v, depth + 1)),
+            _ => false,
+        }
+    }
+    value.trim_start().starts_with(['{', '[']) && serde_json::from_str::<Value>(value).is_ok_and(|v| walk(&v, 0))
 }
 
 /// Two variables holding one secret value: a leak of either leaks both, and rotating one

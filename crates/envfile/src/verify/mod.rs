@@ -9,6 +9,7 @@ mod file;
 mod leaks;
 mod strength;
 mod supabase;
+mod supabase_asymmetric;
 mod values;
 
 use crate::compose::{self, Statement};
@@ -86,9 +87,12 @@ codes! {
     WeakSecret = "weak-secret": "a secret under the schema's minimum strength, low entropy or a well-known password",
     InvalidFormat = "invalid-format": "a value that does not have the schema's format",
     SecretInPublic = "secret-in-public": "a secret in a public VITE_* variable, which ends up in the JS bundle",
-    SupabaseKeySignature = "supabase-key-signature": "a Supabase key that does not verify against JWT_SECRET",
+    SupabaseKeySignature = "supabase-key-signature": "a Supabase key that does not verify: an HS256 key against JWT_SECRET, an ES256 key against the public JWK set (JWT_JWKS)",
     SupabaseKeyRole = "supabase-key-role": "a Supabase key with the wrong role claim",
     SupabaseKeyExpired = "supabase-key-expired": "a Supabase key whose exp claim is in the past",
+    SupabaseOpaqueChecksum = "supabase-opaque-checksum": "an sb_publishable_/sb_secret_ key whose checksum does not match the schema's project ref",
+    JwksMismatch = "jwks-mismatch": "the public JWK set (JWT_JWKS) is not exactly the public keys of the private JWKs (JWT_KEYS): a kid or point differs, a key is missing or extra, or it holds private material",
+    SupabaseLegacyKeys = "supabase-legacy-keys": "only legacy HS256 Supabase keys, which Supabase deprecates: migrate to opaque API keys and ES256 signing keys",
     CorsWildcard = "cors-wildcard": "ALLOWED_ORIGINS allows any origin in production",
     DuplicateKey = "duplicate-key": "a variable assigned more than once (Compose keeps the last)",
     SecretReuse = "secret-reuse": "one secret value used by two variables",
@@ -216,6 +220,7 @@ pub fn verify(
             let ctx = Ctx { schema, environment, env: &env, statements: &statements, text, facts };
             values::check(&ctx, &mut out);
             supabase::check(&ctx, &mut out);
+            supabase_asymmetric::check(&ctx, &mut out);
             leaks::check(&ctx, &mut out);
             file::text_rules(&ctx, &mut out);
         }

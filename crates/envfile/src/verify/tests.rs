@@ -105,3 +105,119 @@ fn throwaway_values_are_an_error_in_production_and_a_note_elsewhere() {
     let f = dev.iter().find(|f| f.code == Code::ThrowawayValue).expect("noted in dev");
     assert_eq!(f.severity, Severity::Info);
 }
+
+fn codes_of(text: &str) -> Vec<&'static str> {
+    codes(text)
+}
+
+fn with_asym(replace: &str, by: &str) -> String {
+    let good = sample::production_env_asymmetric();
+    assert!(good.contains(replace), "{replace}");
+    good.replacen(replace, by, 1)
+}
+
+#[test]
+fn the_sample_with_asymmetric_keys_is_clean() {
+    assert_eq!(codes(&sample::production_env_asymmetric()), Vec::<&str>::new());
+}
+
+#[test]
+fn an_sb_secret_key_or_a_private_jwk_in_a_vite_variable_is_an_error() {
+    let secret_in_public = with_asym(
+        &format!("VITE_SUPABASE_PUBLISHABLE_KEY={}", sample::PUBLISHABLE_KEY),
+        &format!("VITE_SUPABASE_PUBLISHABLE_KEY={}", sample::SECRET_KEY),
+    );
+    assert!(codes_of(&secret_in_public).contains(&"secret-in-public"), "{:?}", codes_of(&secret_in_public));
+    let jwk = format!("{}VITE_SIGNING_KEY='{}'\n", sample::production_env_asymmetric(), sample::JWT_KEYS);
+    let found = verify(&schema(), "production", jwk.as_bytes(), &|_| None, &facts());
+    let f = found.iter().find(|f| f.code == Code::SecretInPublic).expect("a private JWK in VITE_ is flagged");
+    assert!(f.message.contains("private JWK") && f.severity == Severity::Error, "{f:?}");
+}
+
+#[test]
+fn the_public_set_must_be_the_public_keys_of_the_private_ones() {
+    let jwks = sample::jwt_jwks();
+    // Another key under the same kid: the point differs.
+    let other = secretkit::EcPrivateJwk::generate(&mut Counter(7)).unwrap().with_kid("sample-key-1").unwrap();
+    let mismatched = secretkit::Jwks::new(vec![secretkit::Jwk::EcPublic(other.public())]).to_public_json();
+    // The set lacks the signing key's point and holds a stray one; the tokens fail too.
+    let found = codes(&with_asym(&jwks, &mismatched));
+    assert_eq!(found.iter().filter(|c| **c == "jwks-mismatch").count(), 2, "{found:?}");
+    assert!(found.contains(&"supabase-key-signature"), "{found:?}");
+    // An extra key nobody here holds.
+    let extra = secretkit::Jwks::new(vec![
+        secretkit::Jwk::EcPublic(secretkit::Jwks::parse(sample::JWT_KEYS).unwrap().keys[0].ec_public().unwrap()),
+        secretkit::Jwk::EcPublic(other.with_kid("stray").unwrap().public()),
+    ])
+    .to_public_json();
+    assert_eq!(codes(&with_asym(&jwks, &extra)), ["jwks-mismatch"]);
+    // The private keys where the public set belongs.
+    assert!(
+        codes(&with_asym(&format!("JWT_JWKS='{jwks}'"), &format!("JWT_JWKS='{}'", sample::JWT_KEYS)))
+            .contains(&"jwks-mismatch")
+    );
+    // A kid that names no key of JWT_KEYS: the ES256 tokens no longer verify either.
+    let renamed = jwks.replace("sample-key-1", "sample-key-2");
+    let found = codes(&with_asym(&jwks, &renamed));
+    assert!(found.contains(&"jwks-mismatch") && found.contains(&"supabase-key-signature"), "{found:?}");
+}
+
+#[test]
+fn es256_keys_must_verify_and_carry_their_role() {
+    let good_service = sample::supabase_key_es256("service_role", sample::JWT_KEYS, sample::FAR_FUTURE);
+    let anon = sample::supabase_key_es256("anon", sample::JWT_KEYS, sample::FAR_FUTURE - 1);
+    // An HS256 token where an ES256 one belongs.
+    let hs = sample::supabase_key("service_role", sample::JWT_SECRET, sample::FAR_FUTURE - 1);
+    assert_eq!(codes(&with_asym(&good_service, &hs)), ["supabase-key-signature"]);
+    // A tampered payload.
+    let parts: Vec<&str> = good_service.split('.').collect();
+    let forged_claims = secretkit::base64url(br#"{"role":"service_role","iss":"supabase","exp":4102444800}"#);
+    let forged = format!("{}.{forged_claims}.{}", parts[0], parts[2]);
+    assert_eq!(codes(&with_asym(&good_service, &forged)), ["supabase-key-signature"]);
+    // The anon key where the service-role key belongs: verifies, wrong role.
+    assert_eq!(codes(&with_asym(&good_service, &anon)), ["supabase-key-role"]);
+}
+
+#[test]
+fn opaque_keys_must_carry_the_checksum_of_the_project_ref() {
+    let key = sample::SECRET_KEY;
+    let last = &key[key.len() - 1..];
+    let flipped = format!("{}{}", &key[..key.len() - 1], if last == "A" { "B" } else { "A" });
+    assert_eq!(codes(&with_asym(key, &flipped)), ["supabase-opaque-checksum"]);
+    assert!(codes(&with_asym(key, "sb_secret_short")).contains(&"invalid-format"));
+}
+
+#[test]
+fn a_legacy_only_schema_is_warned_with_the_migration() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/env.schema.toml")).unwrap();
+    // The committed schema without its asymmetric variables.
+    let legacy: Vec<&str> =
+        text.split("[[var]]").filter(|block| !block.contains("JWT_KEYS") && !block.contains("sb_")).collect();
+    let legacy = Schema::parse(&legacy.join("[[var]]")).expect("the legacy schema parses");
+    let found = verify(&legacy, "production", sample::production_env().as_bytes(), &|_| None, &facts());
+    let f = found.iter().find(|f| f.code == Code::SupabaseLegacyKeys).expect("warned");
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.message.contains("deprecates"), "{}", f.message);
+    assert!(f.hint.as_deref().unwrap_or("").contains("cargo xtask secrets gen"), "{:?}", f.hint);
+    assert!(!codes(&sample::production_env()).contains(&"supabase-legacy-keys"));
+}
+
+/// A predictable byte source for keys the tests make (not random: never for real keys).
+struct Counter(u64);
+
+impl secretkit::RngCore for Counter {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}

@@ -131,12 +131,27 @@ pub fn generator_text(g: &Generator) -> String {
         Generator::SupabaseJwt { role, signed_with } => {
             format!("cargo xtask secrets gen (an HS256 JWT with role {role}, signed with {signed_with})")
         }
+        Generator::EcJwkPrivate => {
+            "cargo xtask secrets gen (an EC P-256 signing key as a JSON array of private JWKs)".to_string()
+        }
+        Generator::JwksPublic { from } => format!("cargo xtask secrets gen (the public JWK set of {from})"),
+        Generator::SupabaseOpaqueKey { prefix, project_ref } => format!(
+            "cargo xtask secrets gen (an sb_{}_ key with its checksum for project ref {project_ref})",
+            prefix.as_str()
+        ),
+        Generator::SupabaseJwtEs256 { role, signed_with } => {
+            format!("cargo xtask secrets gen (an ES256 JWT with role {role}, signed with {signed_with})")
+        }
         Generator::Template { template } => format!("built from other variables: {template}"),
     }
 }
 
 fn weak(decl: &Variable, value: &str, line: Option<usize>, out: &mut Vec<Finding>) {
     if !decl.plane.is_secret() || matches!(decl.format, Format::Jwt | Format::Url | Format::PostgresUrl) {
+        return;
+    }
+    // A key set's strength is its curve's, checked by the asymmetric rules.
+    if matches!(decl.generator, Some(Generator::EcJwkPrivate)) {
         return;
     }
     let name = decl.name.as_str();

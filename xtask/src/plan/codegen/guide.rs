@@ -124,17 +124,35 @@ fn planes(schema: &Schema, out: &mut String) {
 
 const SUPABASE_KEYS: &str = "## Supabase keys for a self-hosted deployment
 
-Self-hosted Supabase signs its keys with your own `JWT_SECRET`:
+Supabase has two schemes, and the schema declares both side by side.
+
+The legacy scheme (deprecated by Supabase) signs its keys with your own `JWT_SECRET`:
 
 1. `JWT_SECRET`: at least 32 random bytes, e.g. `openssl rand -base64 48`.
 2. `VITE_SUPABASE_ANON_KEY` and `SUPABASE_SERVICE_ROLE_KEY`: HS256 JWTs with claims
    `role` (`anon` / `service_role`), `iss` (`supabase`), `iat` and `exp`, signed with
    `JWT_SECRET`. `cargo xtask secrets gen` makes all three consistently.
 
-`verify-env` checks that both keys verify against `JWT_SECRET`, carry the right role and are not
-expired, and rejects Supabase's published demo secret and demo keys (anything signed with them or
-issued by `supabase-demo`). The service-role key bypasses row-level security: it must never sit in
-a `VITE_` variable.
+The asymmetric scheme replaces them:
+
+1. `JWT_KEYS` (secret): an EC P-256 signing key as a JSON array of private JWKs; `JWT_JWKS`
+   (config): the public JWK set `{\"keys\":[...]}` services verify with.
+2. `VITE_SUPABASE_ANON_KEY_ASYMMETRIC` and `SUPABASE_SERVICE_ROLE_KEY_ASYMMETRIC`: ES256 JWTs
+   with the same claims, whose header `kid` names the `JWT_JWKS` key.
+3. `VITE_SUPABASE_PUBLISHABLE_KEY` (`sb_publishable_...`, public) and `SUPABASE_SECRET_KEY`
+   (`sb_secret_...`, secret): opaque keys whose last 8 characters are a checksum over
+   `<project ref>|<key body>` (self-hosted: `supabase-self-hosted`).
+
+`cargo xtask secrets gen` makes all of them; `secrets rotate JWT_KEYS` rotates the signing key
+with an overlap that `secrets rotate --finish JWT_KEYS` ends (see secrets.md).
+
+`verify-env` checks that every key verifies (HS256 against `JWT_SECRET`, ES256 against
+`JWT_JWKS`), carries the right role and is not expired, that `JWT_JWKS` holds exactly the public
+keys of `JWT_KEYS`, and that opaque keys carry the checksum of their project ref; it rejects
+Supabase's published demo secret and demo keys (anything signed with them or issued by
+`supabase-demo`). The service-role keys, the `sb_secret_` key and private JWKs bypass
+row-level security or sign tokens: none may sit in a `VITE_` variable. A schema with only the
+legacy keys gets a `supabase-legacy-keys` warning with the migration.
 
 ";
 

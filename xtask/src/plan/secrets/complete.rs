@@ -127,7 +127,7 @@ pub fn plan(
             fill_by_hand(v, &target.env, opts, rng)
         };
         if let Some(value) = value {
-            if !generate::is_portable_value(value.expose()) {
+            if !generate::is_writable_value(value.expose()) {
                 anyhow::bail!(
                     "the schema value of {} holds characters Compose and Vite read differently \
                      (`$`, quotes, spaces, `#`, `\\`); change it in deploy/env.schema.toml",

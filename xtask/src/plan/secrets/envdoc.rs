@@ -48,15 +48,15 @@ impl EnvDoc {
         Some(Secret::new(unquoted))
     }
 
-    /// Append `KEY=value` (values from `secrets gen` never need quotes; see
-    /// `generate::is_portable_value`).
+    /// Append `KEY=value` (values from `secrets gen` need no quotes, except JSON key sets,
+    /// which are single-quoted; see [`written`]).
     pub fn append(&mut self, key: &str, value: &Secret) {
         if !self.text.is_empty() && !self.text.ends_with('\n') {
             self.text.push('\n');
         }
         self.text.push_str(key);
         self.text.push('=');
-        self.text.push_str(value.expose());
+        self.text.push_str(&written(value));
         self.text.push('\n');
     }
 
@@ -85,16 +85,38 @@ impl EnvDoc {
             }
             let cr = if line.ends_with('\r') { "\r" } else { "" };
             let head = &line[..line.len() - raw_value.len()];
-            lines[i] = format!("{head}{}{cr}", value.expose());
+            lines[i] = format!("{head}{}{cr}", written(value));
         }
         self.text = lines.join("\n");
         Ok(())
     }
 }
 
+/// A value as `secrets gen` writes it: unquoted when every reader agrees on it as it is,
+/// else single-quoted (a JSON key set, whose `"` Compose v2 and dotenvy read differently
+/// unquoted); the generator refuses anything neither form carries.
+fn written(value: &Secret) -> String {
+    let v = value.expose();
+    if super::generate::is_portable_value(v) { v.to_string() } else { format!("'{v}'") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_values_are_single_quoted_and_read_back_as_written() {
+        let json = Secret::new(r#"{"keys":[{"kty":"EC","x":"a-_b"}]}"#);
+        let mut d = EnvDoc::new("A=1\n".into());
+        d.append("J", &json);
+        assert_eq!(d.text(), "A=1\nJ='{\"keys\":[{\"kty\":\"EC\",\"x\":\"a-_b\"}]}'\n");
+        assert_eq!(d.get("J").unwrap(), json);
+        assert!(envfile::divergence::check(d.text()).is_empty());
+        let entries = envfile::compose::parse(d.text(), &|_| None).unwrap();
+        assert_eq!(entries[1].value, json.expose());
+        d.replace("J", &Secret::new("[]")).unwrap();
+        assert_eq!(d.text(), "A=1\nJ=[]\n");
+    }
 
     #[test]
     fn replace_touches_only_that_line() {

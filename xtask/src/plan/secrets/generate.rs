@@ -1,4 +1,5 @@
-//! Pure secret generation: random encodings, Supabase HS256 keys and templates, with the
+//! Pure secret generation: random encodings, Supabase HS256 keys, Supabase's asymmetric
+//! keys (EC P-256 JWKs, their public set, opaque keys, ES256 JWTs) and templates, with the
 //! randomness and the time passed in so the logic is unit-tested without effects.
 
 use anyhow::{Context, bail};
@@ -6,6 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use envfile::{Generator, Secret, Variable};
 use rand::RngCore;
+use secretkit::supabase::{generate_opaque_key, jwt_keys, sign_api_key_es256};
+use secretkit::{EcPrivateJwk, EcPublicJwk, Jwk, Jwks};
 
 /// Supabase keys made by `secrets gen` are valid this long (5 years, as Supabase's own scripts).
 pub const JWT_LIFETIME_SECS: i64 = secretkit::supabase::API_KEY_LIFETIME_SECS as i64;
@@ -14,6 +17,19 @@ pub const JWT_LIFETIME_SECS: i64 = secretkit::supabase::API_KEY_LIFETIME_SECS as
 /// literally) and Vite (which expands `$`) all read the same unquoted value.
 pub fn is_portable_value(value: &str) -> bool {
     value.chars().all(|c| c.is_ascii_alphanumeric() || "+/=-_.:@,;%~!*?()[]{}^|<>".contains(c))
+}
+
+/// A compact JSON value (a JWK set) that every reader keeps as written once it is
+/// single-quoted: its only character outside [`is_portable_value`]'s set is `"`, and it
+/// holds no `'` or `\` that would end or escape the quotes.
+pub fn is_quotable_json(value: &str) -> bool {
+    value.starts_with(['[', '{'])
+        && value.chars().all(|c| c == '"' || c.is_ascii_alphanumeric() || "+/=-_.:@,;%~!*?()[]{}^|<>".contains(c))
+}
+
+/// Whether `secrets gen` can write the value into an env file so every reader agrees.
+pub fn is_writable_value(value: &str) -> bool {
+    is_portable_value(value) || is_quotable_json(value)
 }
 
 /// A one-line description of how strong a generated value is; never the value.
@@ -27,6 +43,14 @@ pub fn strength(generator: &Generator) -> String {
         Generator::SupabaseJwt { role, signed_with } => {
             format!("HS256 JWT, role {role}, signed with {signed_with}")
         }
+        Generator::EcJwkPrivate => "EC P-256 key pair (128-bit security), private JWK".to_string(),
+        Generator::JwksPublic { from } => format!("public JWK set of {from} (not secret)"),
+        Generator::SupabaseOpaqueKey { prefix, project_ref } => {
+            format!("132 bits, sb_{}_ key, checksum for project {project_ref}", prefix.as_str())
+        }
+        Generator::SupabaseJwtEs256 { role, signed_with } => {
+            format!("ES256 JWT, role {role}, signed with {signed_with}")
+        }
         Generator::Template { .. } => "derived (template)".to_string(),
     }
 }
@@ -37,17 +61,17 @@ pub fn generator_name(generator: &Generator) -> &'static str {
         Generator::Base64url { .. } => "base64url",
         Generator::Hex { .. } => "hex",
         Generator::SupabaseJwt { .. } => "supabase-jwt",
+        Generator::EcJwkPrivate => "ec-jwk-private",
+        Generator::JwksPublic { .. } => "jwks-public",
+        Generator::SupabaseOpaqueKey { .. } => "supabase-opaque-key",
+        Generator::SupabaseJwtEs256 { .. } => "supabase-jwt-es256",
         Generator::Template { .. } => "template",
     }
 }
 
 /// Variables a generator needs before it can run.
 pub fn inputs(generator: &Generator) -> Vec<String> {
-    match generator {
-        Generator::SupabaseJwt { signed_with, .. } => vec![signed_with.clone()],
-        Generator::Template { template } => template_names(template),
-        _ => Vec::new(),
-    }
+    generator.inputs()
 }
 
 /// Does `v` derive from `name` (signed with it, templated from it, or declared so)?
@@ -56,16 +80,7 @@ pub fn derives_from(v: &Variable, name: &str) -> bool {
         || v.generator.as_ref().is_some_and(|g| inputs(g).iter().any(|i| i == name))
 }
 
-fn template_names(template: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else { break };
-        names.push(rest[open + 1..open + close].to_string());
-        rest = &rest[open + close + 1..];
-    }
-    names
-}
+use envfile::schema::template_names;
 
 /// Run a generator. `lookup` gives the (already known) values of its inputs.
 pub fn generate(
@@ -79,27 +94,103 @@ pub fn generate(
         rng.fill_bytes(&mut buf);
         buf
     };
+    let input = |name: &str| lookup(name).with_context(|| format!("{name} has no value"));
     let value = match generator {
-        Generator::Base64 { bytes } => STANDARD.encode(random(rng, *bytes)),
-        Generator::Base64url { bytes } => URL_SAFE_NO_PAD.encode(random(rng, *bytes)),
-        Generator::Hex { bytes } => hex(&random(rng, *bytes)),
-        Generator::SupabaseJwt { role, signed_with } => {
-            let key = lookup(signed_with).with_context(|| format!("{signed_with} has no value"))?;
-            supabase_jwt(role, &key, now)?.expose().to_string()
+        Generator::Base64 { bytes } => Secret::new(STANDARD.encode(random(rng, *bytes))),
+        Generator::Base64url { bytes } => Secret::new(URL_SAFE_NO_PAD.encode(random(rng, *bytes))),
+        Generator::Hex { bytes } => Secret::new(hex(&random(rng, *bytes))),
+        Generator::SupabaseJwt { role, signed_with } => supabase_jwt(role, &input(signed_with)?, now)?,
+        Generator::EcJwkPrivate => {
+            let key = EcPrivateJwk::generate(rng).map_err(|e| anyhow::anyhow!("make an EC P-256 key: {e}"))?;
+            Jwks::new(vec![Jwk::EcPrivate(key)]).to_key_array_json()
+        }
+        Generator::JwksPublic { from } => {
+            Secret::new(public_jwks(&input(from)?).with_context(|| format!("read {from}"))?)
+        }
+        Generator::SupabaseOpaqueKey { prefix, project_ref } => generate_opaque_key(prefix.kind(), project_ref, rng),
+        Generator::SupabaseJwtEs256 { role, signed_with } => {
+            let keys = input(signed_with)?;
+            let key = signing_key(&keys).with_context(|| format!("read {signed_with}"))?;
+            supabase_jwt_es256(role, &key, now)?
         }
         Generator::Template { template } => {
             let mut out = template.clone();
             for name in template_names(template) {
-                let v = lookup(&name).with_context(|| format!("{name} has no value"))?;
+                let v = input(&name)?;
                 out = out.replace(&format!("{{{name}}}"), v.expose());
             }
-            out
+            Secret::new(out)
         }
     };
-    if !is_portable_value(&value) {
+    if !is_writable_value(value.expose()) {
         bail!("a {} value holds characters Compose and Vite read differently", generator_name(generator));
     }
-    Ok(Secret::new(value))
+    Ok(value)
+}
+
+/// The one signing key of a private JWK set (`JWT_KEYS`): Supabase Auth requires exactly one.
+pub fn signing_key(keys: &Secret) -> anyhow::Result<EcPrivateJwk> {
+    let set = Jwks::parse(keys.expose()).map_err(|e| anyhow::anyhow!("not a JWK set: {e}"))?;
+    let mut signing = set.signing_keys();
+    match (signing.next(), signing.next()) {
+        (Some(key), None) => Ok(key.clone()),
+        (None, _) => bail!("no private key with key_ops sign"),
+        (Some(_), Some(_)) => bail!("more than one private key with key_ops sign"),
+    }
+}
+
+/// `{"keys": [...]}` with the public half of every EC key of a private set.
+pub fn public_jwks(keys: &Secret) -> anyhow::Result<String> {
+    let set = Jwks::parse(keys.expose()).map_err(|e| anyhow::anyhow!("not a JWK set: {e}"))?;
+    if set.keys.iter().all(|k| k.ec_public().is_none()) {
+        bail!("the set has no EC key");
+    }
+    Ok(set.to_public_json())
+}
+
+/// The first step of a signing-key rotation: a new key signs, and every EC key of the old
+/// set stays as a retired public key (`key_ops` verify), so tokens it signed keep verifying.
+pub fn rotate_signing_keys(keys: &Secret, rng: &mut dyn RngCore) -> anyhow::Result<Secret> {
+    let old = retired_keys(keys)?;
+    let new = EcPrivateJwk::generate(rng).map_err(|e| anyhow::anyhow!("make an EC P-256 key: {e}"))?;
+    jwt_keys(&new, &old, None).map_err(|e| anyhow::anyhow!("build the key set: {e}"))
+}
+
+/// The second step: only the signing key stays; the retired public keys are dropped.
+pub fn finish_signing_key_rotation(keys: &Secret) -> anyhow::Result<Secret> {
+    let signing = signing_key(keys)?;
+    jwt_keys(&signing, &[], None).map_err(|e| anyhow::anyhow!("build the key set: {e}"))
+}
+
+/// The public halves of every EC key of a private set: the signing key's (now retired,
+/// `key_ops` verify) and those already retired, without repeats.
+pub fn retired_keys(keys: &Secret) -> anyhow::Result<Vec<EcPublicJwk>> {
+    let set = Jwks::parse(keys.expose()).map_err(|e| anyhow::anyhow!("not a JWK set: {e}"))?;
+    let mut out: Vec<EcPublicJwk> = Vec::new();
+    for key in set.keys.iter().filter_map(Jwk::ec_public) {
+        if key.kid().is_none() {
+            bail!("an EC key of the set has no kid");
+        }
+        if !out.iter().any(|k| k.same_key(&key)) {
+            out.push(key);
+        }
+    }
+    Ok(out)
+}
+
+/// The number of retired (verify-only) keys in a private set: more than zero while a
+/// rotation overlaps.
+pub fn retired_count(keys: &Secret) -> usize {
+    Jwks::parse(keys.expose()).map(|set| set.keys.iter().filter(|k| matches!(k, Jwk::EcPublic(_))).count()).unwrap_or(0)
+}
+
+/// An ES256 JWT with Supabase's API-key claims (role, iss, iat, exp five years on).
+pub fn supabase_jwt_es256(role: &str, key: &EcPrivateJwk, now: i64) -> anyhow::Result<Secret> {
+    if !role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        bail!("JWT role {role:?} must be alphanumeric or _");
+    }
+    let iat = u64::try_from(now).context("the clock is before 1970")?;
+    sign_api_key_es256(role, key, iat).map_err(|e| anyhow::anyhow!("sign the {role} key: {e}"))
 }
 
 /// An HS256 JWT with the claims Supabase's own tooling writes (role, iss, iat, exp five
@@ -176,6 +267,61 @@ mod tests {
         assert_eq!(claims["iat"], 1_700_000_000);
         assert_eq!(claims["exp"], 1_700_000_000 + JWT_LIFETIME_SECS);
         secretkit::verify_hs256(jwt.expose(), key.expose().as_bytes(), 1_700_000_001).expect("signature verifies");
+    }
+
+    /// The asymmetric chain as `secrets gen` runs it: keys, their public set, a token.
+    fn asymmetric(rng: &mut StdRng) -> (Secret, Secret, Secret) {
+        let keys = generate(&Generator::EcJwkPrivate, rng, 0, &|_| None).unwrap();
+        let from = |n: &str| (n == "K").then(|| keys.clone());
+        let jwks = generate(&Generator::JwksPublic { from: "K".into() }, rng, 0, &from).unwrap();
+        let g = Generator::SupabaseJwtEs256 { role: "service_role".into(), signed_with: "K".into() };
+        let token = generate(&g, rng, 1_700_000_000, &from).unwrap();
+        (keys, jwks, token)
+    }
+
+    #[test]
+    fn es256_keys_tokens_and_the_public_set_fit_together() {
+        let (keys, jwks, token) = asymmetric(&mut rng());
+        assert!(is_quotable_json(keys.expose()) && is_quotable_json(jwks.expose()));
+        let public = Jwks::parse_public(jwks.expose()).expect("only public keys");
+        let signing = signing_key(&keys).unwrap();
+        public.check_has_public_of(&signing).unwrap();
+        let jwt = secretkit::verify_with_jwks(token.expose(), &public, 1_700_000_001).unwrap();
+        assert_eq!(jwt.header().kid.as_deref(), Some(signing.kid()));
+        assert_eq!(jwt.claim_str("role"), Some("service_role"));
+        assert_eq!(jwt.exp(), Some(1_700_000_000 + JWT_LIFETIME_SECS as u64));
+    }
+
+    #[test]
+    fn a_rotation_keeps_the_old_public_key_until_it_is_finished() {
+        let mut r = rng();
+        let (keys, _, old_token) = asymmetric(&mut r);
+        let old = signing_key(&keys).unwrap();
+        let rotated = rotate_signing_keys(&keys, &mut r).unwrap();
+        let new = signing_key(&rotated).unwrap();
+        assert_ne!(new.kid(), old.kid());
+        assert_eq!(retired_count(&rotated), 1);
+        let public = Jwks::parse_public(&public_jwks(&rotated).unwrap()).unwrap();
+        public.check_has_public_of(&old).unwrap();
+        public.check_has_public_of(&new).unwrap();
+        secretkit::verify_with_jwks(old_token.expose(), &public, 1_700_000_001).expect("old tokens still verify");
+        // A second rotation retires the first key again without repeating it.
+        let twice = rotate_signing_keys(&rotated, &mut r).unwrap();
+        assert_eq!(retired_count(&twice), 2);
+        let finished = finish_signing_key_rotation(&rotated).unwrap();
+        assert_eq!(retired_count(&finished), 0);
+        assert_eq!(signing_key(&finished).unwrap().kid(), new.kid());
+        let public = Jwks::parse_public(&public_jwks(&finished).unwrap()).unwrap();
+        assert!(secretkit::verify_with_jwks(old_token.expose(), &public, 1_700_000_001).is_err());
+    }
+
+    #[test]
+    fn opaque_keys_check_for_their_project_ref() {
+        let g = Generator::SupabaseOpaqueKey { prefix: envfile::OpaquePrefix::Secret, project_ref: "ref-1".into() };
+        let key = generate(&g, &mut rng(), 0, &|_| None).unwrap();
+        assert!(key.expose().starts_with("sb_secret_") && is_portable_value(key.expose()));
+        assert!(secretkit::supabase::check_opaque_key(key.expose(), "ref-1").is_ok());
+        assert!(secretkit::supabase::check_opaque_key(key.expose(), "supabase-self-hosted").is_err());
     }
 
     #[test]

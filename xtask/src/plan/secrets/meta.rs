@@ -25,6 +25,10 @@ pub struct Record {
     pub generated: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated: Option<String>,
+    /// For a signing key set: since when the retired key has stayed beside the new one
+    /// (`secrets rotate`), until `secrets rotate --finish` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap_since: Option<String>,
 }
 
 impl Record {
@@ -52,16 +56,36 @@ impl Meta {
     }
 
     pub fn generated(&mut self, env: &str, name: &str, today: i64) {
-        let rec = Record { generated: format_date(today), rotated: None };
+        let rec = Record { generated: format_date(today), rotated: None, overlap_since: None };
         self.envs.entry(env.to_string()).or_default().insert(name.to_string(), rec);
     }
 
     pub fn rotated(&mut self, env: &str, name: &str, today: i64) {
         let date = format_date(today);
         let recs = self.envs.entry(env.to_string()).or_default();
-        recs.entry(name.to_string())
-            .and_modify(|r| r.rotated = Some(date.clone()))
-            .or_insert(Record { generated: date.clone(), rotated: Some(date) });
+        recs.entry(name.to_string()).and_modify(|r| r.rotated = Some(date.clone())).or_insert(Record {
+            generated: date.clone(),
+            rotated: Some(date),
+            overlap_since: None,
+        });
+    }
+
+    /// A signing key set's retired key now overlaps with the new one.
+    pub fn overlap_started(&mut self, env: &str, name: &str, today: i64) {
+        let date = format_date(today);
+        let recs = self.envs.entry(env.to_string()).or_default();
+        recs.entry(name.to_string()).and_modify(|r| r.overlap_since = Some(date.clone())).or_insert(Record {
+            generated: date.clone(),
+            rotated: Some(date.clone()),
+            overlap_since: Some(date),
+        });
+    }
+
+    /// The overlap ended: the retired key left the set.
+    pub fn overlap_finished(&mut self, env: &str, name: &str) {
+        if let Some(r) = self.envs.get_mut(env).and_then(|recs| recs.get_mut(name)) {
+            r.overlap_since = None;
+        }
     }
 }
 
@@ -75,6 +99,13 @@ pub struct Age {
     pub rotation_days: u32,
     pub overdue: bool,
     pub invalidates: Option<String>,
+    /// The stage of a two-step rotation: `overlap` while a retired signing key still
+    /// verifies (finish it with `secrets rotate --finish NAME`), else none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Since when the overlap has lasted (`YYYY-MM-DD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlap_since: Option<String>,
 }
 
 /// Every secret of the schema with its age in `env` on day `today`.
@@ -84,7 +115,9 @@ pub fn ages(schema: &Schema, meta: &Meta, env: &str, today: i64) -> Vec<Age> {
         .iter()
         .filter_map(|v| {
             let period = v.rotation_period(&schema.meta)?;
-            let since = meta.get(env, &v.name).and_then(Record::since);
+            let record = meta.get(env, &v.name);
+            let since = record.and_then(Record::since);
+            let overlap_since = record.and_then(|r| r.overlap_since.clone());
             let age = since.map(|d| today - d);
             Some(Age {
                 name: v.name.clone(),
@@ -93,6 +126,8 @@ pub fn ages(schema: &Schema, meta: &Meta, env: &str, today: i64) -> Vec<Age> {
                 rotation_days: period,
                 overdue: age.is_some_and(|a| a > i64::from(period)),
                 invalidates: v.invalidates.clone(),
+                stage: overlap_since.as_ref().map(|_| "overlap".to_string()),
+                overlap_since,
             })
         })
         .collect()
@@ -150,6 +185,23 @@ mod tests {
         assert_eq!(all.len(), 2, "config vars have no rotation");
         assert_eq!(all[0].age_days, Some(15));
         assert_eq!(all[1].rotation_days, 90);
+    }
+
+    #[test]
+    fn an_overlap_is_recorded_until_it_is_finished() {
+        let mut m = Meta::default();
+        m.generated("production", "A", 20_000);
+        m.overlap_started("production", "A", 20_010);
+        let text = m.render().unwrap();
+        assert!(text.contains("overlap_since = "), "{text}");
+        assert_eq!(toml::from_str::<Meta>(&text).unwrap(), m);
+        let age = &ages(&schema(), &m, "production", 20_011)[0];
+        assert_eq!(
+            (age.stage.as_deref(), age.overlap_since.as_deref()),
+            (Some("overlap"), Some(format_date(20_010).as_str()))
+        );
+        m.overlap_finished("production", "A");
+        assert_eq!(ages(&schema(), &m, "production", 20_011)[0].stage, None);
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! `secrets rotate NAME`: replace one secret and everything derived from it, leaving every
 //! other byte of the env file and secret files as it was.
+//!
+//! A signing key set (`ec-jwk-private`) rotates in two steps so that no issued token stops
+//! verifying at once: the rotation adds a new signing key, keeps the old one as a retired
+//! public key (so it stays in the public set) and re-signs the dependent tokens; later,
+//! `--finish` drops the retired keys and remakes only the public set.
 
 use super::envdoc::EnvDoc;
 use super::generate::{self, generator_name, strength};
@@ -24,6 +29,31 @@ pub struct Rotated {
     pub invalidates: Option<String>,
 }
 
+/// Which step of a rotation to plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A new value (for a signing key set: a new signing key, the old one kept to verify).
+    Rotate,
+    /// The end of a signing key set's overlap: the retired keys leave the set.
+    Finish,
+}
+
+/// What a rotation was asked to do: which secret, and which step.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    pub name: &'a str,
+    pub step: Step,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Rotate => "rotate",
+            Step::Finish => "finish",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct RotatePlan {
     pub rotated: Vec<Rotated>,
@@ -35,10 +65,11 @@ pub fn plan(
     target: &Target,
     current: &Current,
     meta_in: &Meta,
-    name: &str,
+    ask: Ask<'_>,
     rng: &mut dyn RngCore,
     clock: &dyn Clock,
 ) -> anyhow::Result<RotatePlan> {
+    let Ask { name, step } = ask;
     let v = schema.get(name).with_context(|| format!("{name} is not in the schema (deploy/env.schema.toml)"))?;
     if !v.plane.is_secret() {
         bail!("{name} is not a secret (plane {}); edit it in the env file or config/", v.plane);
@@ -58,6 +89,10 @@ pub fn plan(
     if !current.has(name) {
         bail!("{name} is not set in {}: run `cargo xtask secrets gen` first", target.show(&target.env_file));
     }
+    let signing_keys = v.generator == Some(Generator::EcJwkPrivate);
+    if step == Step::Finish && !signing_keys {
+        bail!("--finish ends the overlap of a signing key set (generator ec-jwk-private); {name} rotates in one step");
+    }
     // The secret itself, then every present variable derived from a changed one, in
     // schema order passes until the set stops growing.
     let mut changed: BTreeMap<String, (Secret, String)> = BTreeMap::new();
@@ -65,12 +100,37 @@ pub fn plan(
     let lookup = |changed: &BTreeMap<String, (Secret, String)>, n: &str| {
         changed.get(n).map(|(s, _)| s.clone()).or_else(|| current.get(n))
     };
-    let first = generate::generate(v.generator.as_ref().expect("checked"), rng, clock.now(), &|n| lookup(&changed, n))?;
-    changed.insert(name.to_string(), (first, format!("rotated {name}")));
+    let (first, reason) = match (signing_keys, step) {
+        (true, Step::Rotate) => {
+            let old = current.get(name).context("checked above")?;
+            (
+                generate::rotate_signing_keys(&old, rng)?,
+                format!("rotated {name}: new signing key, the old one kept to verify"),
+            )
+        }
+        (true, Step::Finish) => {
+            let old = current.get(name).context("checked above")?;
+            if generate::retired_count(&old) == 0 {
+                bail!("{name} holds no retired key: there is no rotation to finish");
+            }
+            (
+                generate::finish_signing_key_rotation(&old)?,
+                format!("finished the rotation of {name}: retired keys removed"),
+            )
+        }
+        (false, _) => (
+            generate::generate(v.generator.as_ref().expect("checked"), rng, clock.now(), &|n| lookup(&changed, n))?,
+            format!("rotated {name}"),
+        ),
+    };
+    changed.insert(name.to_string(), (first, reason));
+    // Finishing changes no signing key, so only the public sets follow; tokens stay.
+    let remade =
+        |d: &envfile::Variable| step == Step::Rotate || matches!(d.generator, Some(Generator::JwksPublic { .. }));
     loop {
         let mut grew = false;
         for d in &schema.vars {
-            if changed.contains_key(&d.name) || !current.has(&d.name) {
+            if changed.contains_key(&d.name) || !current.has(&d.name) || !remade(d) {
                 continue;
             }
             let Some(src) = changed.keys().find(|c| generate::derives_from(d, c)).cloned() else {
@@ -104,8 +164,9 @@ pub fn plan(
             }
             None => doc.replace(n, value).with_context(|| format!("update {n}"))?,
         }
-        if var.plane.is_secret() {
-            meta.rotated(&target.env, n, clock.today());
+        match step {
+            Step::Rotate if var.plane.is_secret() => meta.rotated(&target.env, n, clock.today()),
+            _ => {}
         }
         let g = var.generator.as_ref().expect("only generated values change");
         rotated.push(Rotated {
@@ -116,6 +177,11 @@ pub fn plan(
             destination: target.show(file.as_ref().unwrap_or(&target.env_file)),
             invalidates: var.invalidates.clone(),
         });
+    }
+    match (signing_keys, step) {
+        (true, Step::Rotate) => meta.overlap_started(&target.env, name, clock.today()),
+        (true, Step::Finish) => meta.overlap_finished(&target.env, name),
+        (false, _) => {}
     }
     if doc.text() != current.doc.text() {
         writes
