@@ -279,6 +279,14 @@ impl Sandbox {
         Ok(())
     }
 
+    /// How many SSH logins the sandbox's sshd has accepted so far (from its log): the
+    /// deploy bench counts the connections a deploy opens.
+    pub fn ssh_logins(&self) -> usize {
+        std::fs::read_to_string(self.layout.dir.join("ssh/sshd.log"))
+            .map(|t| t.lines().filter(|l| l.contains("Accepted publickey")).count())
+            .unwrap_or(0)
+    }
+
     /// The sandbox's ACME directory URL (Pebble).
     pub fn acme_directory(&self) -> String {
         acme::directory()
