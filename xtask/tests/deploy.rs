@@ -560,3 +560,60 @@ fn a_changed_image_sends_only_the_layer_the_server_lacks() -> anyhow::Result<()>
     Ok(())
 }
 
+#[test]
+fn a_server_of_the_old_layout_is_taken_over_by_the_proxy_and_slots() -> anyhow::Result<()> {
+    use std::process::Command;
+    use xtask::effects::docker::{BollardEngine, ImageEngine};
+    use xtask::effects::ssh::Remote;
+    let f = Fixture::new("takeover", 18115)?;
+    let _lease = f.sandbox.lease()?;
+    let v1 = image(&f.engine, "v1", true, 0)?;
+    // The old layout by hand: one compose project named like the target, its port on the host,
+    // `current` pointing at a release that knows no slot.
+    let mut export = BollardEngine::new(f.engine.client()?)?.export(&v1)?;
+    f.sandbox.ssh().stream_stdin("docker load", &mut export)?.check("load v1 on the server")?;
+    let old = format!("{}/releases/20260101T000000Z-old", f.app_dir);
+    f.ssh(&format!(
+        "set -e; mkdir -p {old}; cd {old}; printf 'services:\n  web:\n    image: {v1}\n    ports:\n      - \"18215:8080\"\n' > docker-compose.yml; \
+         : > .env; touch .complete; docker-compose -p ttakeover up -d >/dev/null 2>&1; ln -sfn releases/20260101T000000Z-old {}/current",
+        f.app_dir
+    ))?;
+    let old_url = format!("http://{}:18215/", xtask::rigs::sandbox::VPS_IP);
+    let answers = |url: &str| {
+        Command::new("curl").args(["-fsS", "-m", "3", url]).output().map(|o| o.status.success()).unwrap_or(false)
+    };
+    assert!(answers(&old_url), "the old layout serves before the takeover");
+
+    let out = f.xtask(&["deploy", "vps", "--image", &image(&f.engine, "v2", true, 0)?, "--format", "json"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let steps = json(&out)["outcome"]["steps_run"].to_string();
+    assert!(steps.contains("stop the old-layout app (compose project ttakeover)"), "{steps}");
+    assert!(f.page().contains("variant v2"), "the proxy serves the new release: {}", f.page());
+    assert!(!answers(&old_url), "the old layout's container is stopped");
+    let running = f.ssh("docker ps -q --filter label=com.docker.compose.project=ttakeover | wc -l")?;
+    assert_eq!(running, "0");
+    assert_ne!(f.ssh(&format!("readlink {}/current", f.app_dir))?, "releases/20260101T000000Z-old");
+    Ok(())
+}
+
+#[test]
+fn an_unreachable_acme_directory_stops_the_deploy_before_any_traffic_moves() -> anyhow::Result<()> {
+    use xtask::rigs::sandbox::{HOST_IP, TEST_HOST};
+    // Nothing listens on port 9 of the sandbox's host side.
+    let extra = format!(
+        "hosts = [\"{TEST_HOST}\"]\nacme_email = \"ops@sandbox.test\"\nacme_directory = \"https://{HOST_IP}:9/dir\"\n"
+    );
+    let f = Fixture::with_target("noacme", 18116, 18216, &extra)?;
+    let _lease = f.sandbox.lease()?;
+    let out = f.xtask(&["deploy", "vps", "--image", &image(&f.engine, "v1", true, 0)?])?;
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("nothing switched") && t.contains("ACME directory"),
+        "says what failed and that nothing moved: {t}"
+    );
+    // No release went live, none is left half-made, and the lock is free.
+    assert_eq!(f.ssh(&format!("readlink {0}/current || echo none; ls {0}/releases | wc -l", f.app_dir))?, "none\n0");
+    assert_eq!(f.ssh(&format!("test -d {}/.deploy.lock && echo held || echo free", f.app_dir))?, "free");
+    Ok(())
+}

@@ -103,10 +103,13 @@ fn collect_known(p: &Project, args: &EnvArgs) -> anyhow::Result<Vec<KnownValue>>
                 known.extend(known_values(s, &p.load_env(&selection)?));
             }
         }
-        // Without a schema nothing is known to be public: every value of a named env file counts.
+        // Without a schema nothing is known to be public: every value of the env file counts
+        // (the one named, or `.env.<NAME>` when it exists).
         None => {
-            if let Some(path) = &args.env_file {
-                let env = p.load_env_file(path)?;
+            let named = args.env_file.clone();
+            let default = p.root().join(format!(".env.{}", args.env.as_deref().unwrap_or(DEFAULT_ENV)));
+            if let Some(path) = named.or(default.exists().then_some(default)) {
+                let env = p.load_env_file(&path)?;
                 known.extend(
                     env.iter()
                         .filter(|v| !v.value.is_empty())

@@ -121,10 +121,15 @@ pub fn placeholder(value: &str, example: Option<&str>, production: bool) -> Opti
         "dummy",
         "insert",
     ];
-    if words.iter().any(|w| t.contains(w)) {
+    // Short words only as whole tokens: a random value contains "todo" now and then.
+    let tokens = || t.split(|c: char| !c.is_ascii_alphanumeric());
+    if words.iter().any(|w| if w.len() >= 5 { t.contains(w) } else { tokens().any(|tok| tok == *w) }) {
         return Some("a change-me placeholder");
     }
-    if t.contains("xxx") {
+    // A run of x's a person typed (`sk-xxxxxxxx`, `xxx`), not three x's a generator happened
+    // to draw (about one random 64-character base64 value in 500 has them).
+    let x_token = tokens().any(|tok| tok.len() >= 3 && tok.bytes().all(|b| b == b'x'));
+    if x_token || t.contains("xxxxxx") {
         return Some("an xxx placeholder");
     }
     if hosts(t).any(reserved) {
@@ -209,6 +214,13 @@ mod tests {
             assert!(placeholder(p, None, false).is_some(), "{p}");
         }
         assert!(placeholder("k8Jd9s0Qm2", None, false).is_none());
+        // Generated values that happen to hold a short run of x's or a short word.
+        for random in ["q1XxXv9+Rk2mTodoS7aZ", "Ab3xxx9Kq0Zp7LmN2v", "sk-or-v1-8fxxx2a"] {
+            assert!(placeholder(random, None, false).is_none(), "{random}");
+        }
+        for typed in ["xxx", "sk-or-v1-xxxxxxxxxxxxxxxx", "token-xxx", "todo"] {
+            assert!(placeholder(typed, None, false).is_some(), "{typed}");
+        }
         assert!(denylisted("Password123!") && denylisted("postgres") && !denylisted("k8Jd9s0Qm2"));
     }
 }

@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn the_partial_archive_leaves_out_only_the_skipped_layer_files() -> anyhow::Result<()> {
-        let manifest = br#"[{"Config":"c.json","RepoTags":["x:1"],"Layers":["a/layer.tar","b/layer.tar","c/layer.tar"]}]"#;
+        let manifest =
+            br#"[{"Config":"c.json","RepoTags":["x:1"],"Layers":["a/layer.tar","b/layer.tar","c/layer.tar"]}]"#;
         let tar = export(&[
             ("a/layer.tar", b"base"),
             ("a/json", b"{}"),
