@@ -425,7 +425,7 @@ pub fn run(quick: bool, format: Format, p: &Project) -> anyhow::Result<Status> {
             "{} values -> {} needles + {} rules",
             values.len(),
             scanner.needles().needle_count(),
-            leakscan::RULE_IDS.len()
+            leakscan::RULES.len()
         ),
     });
     let t = median(t_values.clone());
