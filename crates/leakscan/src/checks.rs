@@ -38,7 +38,11 @@ pub(crate) fn real_uri_password(user: Option<&[u8]>, password: &[u8]) -> bool {
     if p.is_empty() || user.is_some_and(|u| u.eq_ignore_ascii_case(password)) {
         return false;
     }
-    const EXACT: &[&str] = &["pass", "pwd", "passwd", "password", "secret", "changeme", "test", "guest", "root"];
+    // Also the metasyntactic names of tests and docs (`redis://foo:bar@host`).
+    const EXACT: &[&str] = &[
+        "pass", "pwd", "pw", "passwd", "password", "secret", "changeme", "changeit", "test", "guest", "root", "foo",
+        "bar", "baz", "qux", "demo", "dummy", "sample",
+    ];
     if EXACT.contains(&lower.as_str()) {
         return false;
     }
@@ -198,6 +202,7 @@ mod tests {
             assert!(!real_uri_password(Some(b"user"), p.as_bytes()), "{p}");
         }
         assert!(!real_uri_password(Some(b"guest"), b"guest"));
+        assert!(!real_uri_password(Some(b"foo"), b"bar"));
         assert!(real_uri_password(Some(b"app"), b"Vq8r!2kLw9"));
     }
 
