@@ -213,22 +213,30 @@ impl Scanner {
         // the assignment-shaped search for the keywords, which skips most of their hits.
         // Content found dense stays so for the rest of the stream (minified JS does not turn
         // into prose halfway), which spares each later chunk the probing search.
+        // The second automaton's rules, over the same range (their literals overlap none of
+        // the first's, so the two searches never contend for a match).
+        for m in self.rules.second.find_iter(aho_corasick::Input::new(buf).span(from..buf.len())) {
+            if m.start() >= to {
+                break;
+            }
+            check(self.rules.second_base + m.pattern().as_usize(), m.start());
+        }
         let mut resume = dense.then_some(from);
         let mut generic_hits = 0usize;
         if !*dense {
             for m in self.rules.literals.find_iter(aho_corasick::Input::new(buf).span(from..buf.len())) {
-                if m.start() >= to {
+                let (pattern, start) = (m.pattern().as_usize(), m.start());
+                if start >= to {
                     break;
                 }
-                let pattern = m.pattern().as_usize();
                 if self.rules.is_generic(pattern) {
                     generic_hits += 1;
-                    if generic_hits >= DENSE_MIN_HITS && generic_hits * DENSE_BYTES_PER_HIT > m.start() - from {
-                        resume = Some(m.start());
+                    if generic_hits >= DENSE_MIN_HITS && generic_hits * DENSE_BYTES_PER_HIT > start - from {
+                        resume = Some(start);
                         break;
                     }
                 }
-                check(pattern, m.start());
+                check(pattern, start);
             }
         }
         let Some(from) = resume else { return };
@@ -362,6 +370,28 @@ mod tests {
         let mut rules = Vec::new();
         s.scan_stream(&mut &data[..], &mut |h| rules.push((h.rule, h.offset))).unwrap();
         assert_eq!(rules, vec![(Some("github-token".to_string()), (CHUNK - 10) as u64)]);
+    }
+
+    #[test]
+    fn second_automaton_rules_at_chunk_edges_and_in_dense_content() {
+        let s = scanner("unrelated-value-123");
+        let key = format!("dop_v1_{}", "0f3a9c2b7d4e1f60a8b5c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2");
+        let filler = "var n=r.token||t.secretKey;";
+        for dense in [false, true] {
+            for cut in [100, CHUNK - WINDOW - 8, CHUNK - 10, CHUNK + 3] {
+                let mut data = if dense { filler.repeat(cut / filler.len() + 1).into_bytes() } else { vec![b' '; cut] };
+                data.truncate(cut);
+                data.extend_from_slice(format!(" {key} ").as_bytes());
+                data.extend(std::iter::repeat_n(b' ', 100));
+                let mut hits = Vec::new();
+                s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push((h.rule, h.offset))).unwrap();
+                assert_eq!(
+                    hits,
+                    vec![(Some("digitalocean-token".to_string()), (cut + 1) as u64)],
+                    "cut {cut} dense {dense}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -174,7 +174,38 @@ struct Rule {
     /// Value prefixes whose format this rule owns: the generic rule leaves values starting
     /// with them alone (a truncated or over-long `ghp_…` is not a secret of unknown format).
     owns: &'static [&'static str],
+    /// Searched by the second automaton (see [`SECOND_PASS`]).
+    second: bool,
 }
+
+/// Literals per automaton: up to this many, aho-corasick keeps its SIMD (Teddy) prefilter;
+/// past it the search is several times slower (forcing Teddy on all the literals at once
+/// was slower still: its verification drowns). So the rule literals are two automata: the
+/// first holds the generic keywords and every rule whose literals overlap them or each
+/// other (leftmost-longest decides between those), the second the rules of
+/// [`SECOND_PASS`], whose literals overlap nothing of the first.
+pub(crate) const TEDDY_MAX: usize = 64;
+
+/// The rules searched by the second automaton.
+const SECOND_PASS: &[&str] = &[
+    "gcp-service-account",
+    "aws-bedrock-api-key",
+    "gitlab-token",
+    "docker-hub-token",
+    "slack-webhook",
+    "sendgrid-api-key",
+    "twilio-api-key",
+    "postmark-server-token",
+    "resend-api-key",
+    "digitalocean-token",
+    "sentry-token",
+    "cloudflare-origin-ca-key",
+    "google-oauth-token",
+    "google-oauth-client-secret",
+    "mongodb-atlas-key",
+    "supabase-access-token",
+    "database-uri-password",
+];
 
 /// A token's end: a byte outside `[A-Za-z0-9_-]`, or the end of the input.
 const END: &str = r"(?:[^A-Za-z0-9_-]|\z)";
@@ -227,18 +258,18 @@ fn leak(s: String) -> &'static str {
 fn rule_table() -> Vec<Rule> {
     use Check::*;
     let rule = |id, literals, regex, check, owns| Rule {
-        id, literals, regex, back: 0, window: 512, boundary: true, check, owns,
+        id, literals, regex, back: 0, window: 512, boundary: true, check, owns, second: SECOND_PASS.contains(&id),
     };
     vec![
         Rule { window: WINDOW, boundary: false, ..rule("private-key", &["-----BEGIN "], r"\A-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----", Pem, &[]) },
         Rule { window: WINDOW, ..rule("private-key", &["LS0tLS1CRUdJTi"], r"\ALS0tLS1CRUdJTi[A-Za-z0-9+/]{80,}", Base64Pem, &[]) },
-        Rule { window: WINDOW, boundary: false, ..rule("gcp-service-account", &["\"private_key\"", "\\\"private_key\\\""],
+        Rule { window: WINDOW, boundary: false, ..rule("gcp-service-account", &["\"private_key\""],
             r#"\A\\?"private_key\\?"\s{0,4}:\s{0,4}\\?"(-----BEGIN [A-Z ]{0,20}PRIVATE KEY-----(?:\\[rn]|[A-Za-z0-9+/=\s])+)"#, ServiceAccount, &[]) },
         rule("aws-access-key-id", &["AKIA", "ASIA", "ABIA", "ACCA"], r"\A(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}", RandomToken, &[]),
         Rule { boundary: false, ..rule("aws-secret-access-key", &[
+                // `SecretAccessKey` also finds `awsSecretAccessKey`.
                 "aws_secret_access_key", "AWS_SECRET_ACCESS_KEY", "aws_secret_key", "AWS_SECRET_KEY", "SecretAccessKey",
-                "secretAccessKey", "secret_access_key", "SECRET_ACCESS_KEY", "awsSecretKey", "AwsSecretKey", "AWSSecretKey",
-                "awsSecretAccessKey",
+                "secretAccessKey", "awsSecretKey",
             ],
             leak(format!(r"\A(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key){ASSIGN}([A-Za-z0-9/+]{{40}})(?:[^A-Za-z0-9/+]|\z)")),
             RandomToken, &[]) },
@@ -253,7 +284,7 @@ fn rule_table() -> Vec<Rule> {
             leak(format!(r"\A(?i:github)[A-Za-z0-9_.-]{{0,24}}(?i:secret)[A-Za-z0-9_.-]{{0,16}}{ASSIGN}([a-f0-9]{{40}})(?:[^A-Za-z0-9]|\z)")),
             RandomToken, &[]) },
         rule("gitlab-token", GITLAB,
-            leak(format!(r"\A((?:gl(?:pat|oas|dt|rt|rtr|cbt|ptt|ft|imt|agent|soat|ffct|wt)-[A-Za-z0-9_-]{{20,300}}(?:\.[0-9a-z]{{2}}\.[0-9a-z]{{9}})?|GR1348941[A-Za-z0-9_-]{{20}})){END}")),
+            leak(format!(r"\A((?:gl(?:pat|oas|dt|rt|rtr|cbt|ptt|ft|imt|agent|soat|ffct|wt)-[A-Za-z0-9_-]{{20,}}(?:\.[0-9a-z]{{2}}\.[0-9a-z]{{9}})?|GR1348941[A-Za-z0-9_-]{{20}})){END}")),
             RandomToken, GITLAB),
         rule("npm-token", &["npm_"], r"\Anpm_[A-Za-z0-9]{36}", Base62Crc, &["npm_"]),
         Rule { boundary: false, ..rule("npm-token", &["_authToken"], leak(format!(r#"\A_authToken{ASSIGN}([^\s"'`$\{{\\]{{20,}})"#)), RandomToken, &[]) },
@@ -276,11 +307,11 @@ fn rule_table() -> Vec<Rule> {
         rule("digitalocean-token", &["dop_v1_", "doo_v1_", "dor_v1_"], r"\Ado[por]_v1_[a-f0-9]{64}", RandomToken, &["dop_v1_", "doo_v1_", "dor_v1_"]),
         rule("sentry-token", &["sntrys_"], leak(format!(r"\A(sntrys_eyJ[A-Za-z0-9+/=]{{20,}}_[A-Za-z0-9+/]{{43}}){END}")), SentryOrg, &["sntrys_"]),
         rule("sentry-token", &["sntryu_"], r"\Asntryu_[a-f0-9]{64}", RandomToken, &["sntryu_"]),
-        rule("cloudflare-origin-ca-key", &["v1.0-"], r"\Av1\.0-[a-f0-9]{24,64}-[a-f0-9]{100,300}", RandomToken, &[]),
+        rule("cloudflare-origin-ca-key", &["v1.0-"], r"\Av1\.0-[a-f0-9]{24,64}-[a-f0-9]{100,}", RandomToken, &[]),
         // Browser API keys (Firebase, Maps) are public by design: worth a look, not a failure.
         rule("google-api-key", &["AIza"], r"\AAIza[0-9A-Za-z_-]{35}", RandomToken, &[]),
-        rule("google-oauth-token", &["ya29."], leak(format!(r"\A(ya29\.[0-9A-Za-z_-]{{30,2048}}){END}")), RandomToken, &["ya29."]),
-        rule("google-oauth-token", &["1//0"], leak(format!(r"\A(1//0[0-9A-Za-z_-]{{60,512}}){END}")), RandomToken, &["1//0"]),
+        rule("google-oauth-token", &["ya29."], leak(format!(r"\A(ya29\.[0-9A-Za-z_-]{{30,}}){END}")), RandomToken, &["ya29."]),
+        rule("google-oauth-token", &["1//0"], leak(format!(r"\A(1//0[0-9A-Za-z_-]{{60,}}){END}")), RandomToken, &["1//0"]),
         rule("google-oauth-client-secret", &["GOCSPX-"], leak(format!(r"\A(GOCSPX-[A-Za-z0-9_-]{{28}}){END}")), RandomToken, &["GOCSPX-"]),
         Rule { back: 96, ..rule("openai-key", &["T3BlbkFJ"],
             leak(format!(r"(sk-(?:(?:proj|svcacct|admin|None)-(?:[A-Za-z0-9_-]{{74}}|[A-Za-z0-9_-]{{58}})T3BlbkFJ(?:[A-Za-z0-9_-]{{74}}|[A-Za-z0-9_-]{{58}})|[A-Za-z0-9]{{20}}T3BlbkFJ[A-Za-z0-9]{{20}})){END}")),
@@ -321,9 +352,13 @@ pub(crate) struct Rules {
     /// those keywords are rare, else only inside the keys of likely assignments, see
     /// [`crate::assign`]).
     pub(crate) literals: AhoCorasick,
-    /// The literals of every rule but the generic one, searched over the whole input. The
-    /// generic rule comes last in the table, so pattern ids agree with `literals`.
+    /// The first automaton's literals but the generic keywords, searched over the whole
+    /// input. The keywords come last, so pattern ids agree with `literals`.
     pub(crate) prefixes: AhoCorasick,
+    /// The second automaton (the rules of [`SECOND_PASS`]); its pattern `p` is literal
+    /// `second_base + p`.
+    pub(crate) second: AhoCorasick,
+    pub(crate) second_base: usize,
 }
 
 /// A rule that matched: the secret's byte range within the window and the rule.
@@ -343,10 +378,17 @@ impl Rules {
             .map(|r| RULES.iter().find(|i| i.id == r.id).map(|i| i.severity).expect("every rule id is in RULES"))
             .collect();
         let regexes = rules.iter().map(|r| Regex::new(r.regex).expect("rule regexes are valid")).collect();
+        let generic = rules.iter().position(|r| r.check == Check::Assignment).expect("the table has a generic rule");
+        assert_eq!(generic, rules.len() - 1, "the generic rule comes last");
+        // Literal order: the first automaton's rules, the generic keywords, the second's.
         let mut lits = Vec::new();
         let mut literal_rule = Vec::new();
-        for (i, r) in rules.iter().enumerate() {
-            for l in r.literals {
+        let order = (0..generic)
+            .filter(|&i| !rules[i].second)
+            .chain([generic])
+            .chain((0..generic).filter(|&i| rules[i].second));
+        for i in order {
+            for l in rules[i].literals {
                 lits.push(*l);
                 literal_rule.push(i);
             }
@@ -359,19 +401,34 @@ impl Rules {
                 .build(lits)
                 .expect("rule literals are valid")
         };
-        let generic = rules.iter().position(|r| r.check == Check::Assignment).expect("the table has a generic rule");
-        assert_eq!(generic, rules.len() - 1, "the generic rule must come last (pattern ids are shared)");
-        let prefix_count = literal_rule.iter().filter(|&&r| r != generic).count();
+        let prefix_count = literal_rule.iter().take_while(|&&r| r != generic).count();
+        let second_base = literal_rule.iter().rposition(|&r| r == generic).expect("generic keywords") + 1;
+        assert!(
+            second_base <= TEDDY_MAX && lits.len() - second_base <= TEDDY_MAX,
+            "rule literals {second_base} + {}: move rules between the automata (SECOND_PASS)",
+            lits.len() - second_base
+        );
         let owned = rules.iter().flat_map(|r| r.owns.iter().copied()).collect();
         Rules {
-            literals: build(&lits, true),
+            literals: build(&lits[..second_base], true),
             prefixes: build(&lits[..prefix_count], true),
+            second: build(&lits[second_base..], true),
+            second_base,
             rules,
             severities,
             regexes,
             literal_rule,
             owned,
         }
+    }
+
+    /// Every literal of both automata in `hay`, in order: `(pattern, start)`.
+    #[cfg(test)]
+    pub(crate) fn every_literal(&self, hay: &[u8]) -> Vec<(usize, usize)> {
+        let mut out: Vec<_> = self.literals.find_iter(hay).map(|m| (m.pattern().as_usize(), m.start())).collect();
+        out.extend(self.second.find_iter(hay).map(|m| (self.second_base + m.pattern().as_usize(), m.start())));
+        out.sort_by_key(|&(_, start)| start);
+        out
     }
 
     /// Is literal `pattern` a keyword of the generic assignment rule?
@@ -592,8 +649,8 @@ mod tests {
     fn first_hit(text: &str) -> Option<(&'static str, String)> {
         let rules = Rules::new();
         let hay = text.as_bytes();
-        for m in rules.literals.find_iter(hay) {
-            if let Some(h) = rules.check(m.pattern().as_usize(), hay, m.start()) {
+        for (pattern, start) in rules.every_literal(hay) {
+            if let Some(h) = rules.check(pattern, hay, start) {
                 return Some((h.id, String::from_utf8_lossy(h.secret).into_owned()));
             }
         }
@@ -669,9 +726,9 @@ mod tests {
         let rules = Rules::new();
         let hay = text.as_bytes();
         let mut out: Vec<_> = rules
-            .literals
-            .find_iter(hay)
-            .filter_map(|m| rules.check(m.pattern().as_usize(), hay, m.start()))
+            .every_literal(hay)
+            .into_iter()
+            .filter_map(|(pattern, start)| rules.check(pattern, hay, start))
             .map(|h| (h.id, h.severity))
             .collect();
         out.dedup();
@@ -730,6 +787,8 @@ mod tests {
         let n = lits.len();
         lits.dedup();
         assert_eq!(lits.len(), n, "a literal is listed twice");
+        // Each automaton stays small enough for Teddy (checked when the rules are built).
+        let _ = Rules::new();
     }
 
     #[test]
