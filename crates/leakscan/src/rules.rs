@@ -265,7 +265,7 @@ fn rule_table() -> Vec<Rule> {
         Rule { window: WINDOW, ..rule("private-key", &["LS0tLS1CRUdJTi"], r"\ALS0tLS1CRUdJTi[A-Za-z0-9+/]{80,}", Base64Pem, &[]) },
         Rule { window: WINDOW, boundary: false, ..rule("gcp-service-account", &["\"private_key\""],
             r#"\A\\?"private_key\\?"\s{0,4}:\s{0,4}\\?"(-----BEGIN [A-Z ]{0,20}PRIVATE KEY-----(?:\\[rn]|[A-Za-z0-9+/=\s])+)"#, ServiceAccount, &[]) },
-        rule("aws-access-key-id", &["AKIA", "ASIA", "ABIA", "ACCA"], r"\A(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}", RandomToken, &[]),
+        rule("aws-access-key-id", &["AKIA", "ASIA", "ABIA", "ACCA"], r"\A(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}", RandomToken, &["AKIA", "ASIA"]),
         Rule { boundary: false, ..rule("aws-secret-access-key", &[
                 // `SecretAccessKey` also finds `awsSecretAccessKey`.
                 "aws_secret_access_key", "AWS_SECRET_ACCESS_KEY", "aws_secret_key", "AWS_SECRET_KEY", "SecretAccessKey",
@@ -291,7 +291,9 @@ fn rule_table() -> Vec<Rule> {
         Rule { boundary: false, ..rule("npm-token", &["NPM_TOKEN", "npm_token", "NPM_AUTH_TOKEN", "npm_auth_token"],
             leak(format!(r"\A(?i:npm_(?:auth_)?token){ASSIGN}({UUID})(?:[^A-Za-z0-9-]|\z)")), RandomToken, &[]) },
         rule("docker-hub-token", &["dckr_pat_", "dckr_oat_"], leak(format!(r"\A(dckr_(?:pat|oat)_[A-Za-z0-9_-]{{27}}){END}")), RandomToken, &["dckr_"]),
-        rule("stripe-live-key", &["sk_live_", "rk_live_"], r"\A[sr]k_live_[A-Za-z0-9]{20,247}", RandomToken, &["sk_live_", "rk_live_"]),
+        rule("stripe-live-key", &["sk_live_", "rk_live_"], r"\A[sr]k_live_[A-Za-z0-9]{20,247}", RandomToken,
+            // Publishable keys are public: the generic rule must not flag them either.
+            &["sk_live_", "rk_live_", "pk_live_", "pk_test_"]),
         rule("slack-token", SLACK, r"\Axox[bpars]-[0-9A-Za-z]{6,}-[0-9A-Za-z-]{10,250}", RandomToken, &["xox"]),
         rule("slack-token", SLACK_ROTATING,
             r"\A(?:xoxe(?:\.xox[bp])?-\d-[A-Za-z0-9]{60,400}|xapp-\d-[A-Z0-9]{8,14}-\d{8,16}-[a-f0-9]{64})", RandomToken, &["xapp-"]),
@@ -303,13 +305,13 @@ fn rule_table() -> Vec<Rule> {
             r"\A(?i:twilio)[^\r\n]{0,100}?[^A-Za-z0-9]((?:SK|AC)?[0-9a-fA-F]{32})(?:[^A-Za-z0-9]|\z)", RandomToken, &[]) },
         Rule { boundary: false, ..rule("postmark-server-token", &["postmark", "Postmark", "POSTMARK"],
             leak(format!(r"\A(?i:postmark)[^\r\n]{{0,100}}?[^A-Za-z0-9-]({UUID})(?:[^A-Za-z0-9-]|\z)")), RandomToken, &[]) },
-        rule("resend-api-key", &["re_"], leak(format!(r"\A(re_[A-Za-z0-9]{{8}}_[A-Za-z0-9]{{24}}){END}")), RandomToken, &[]),
+        rule("resend-api-key", &["re_"], leak(format!(r"\A(re_[A-Za-z0-9]{{8}}_[A-Za-z0-9]{{24}}){END}")), RandomToken, &["re_"]),
         rule("digitalocean-token", &["dop_v1_", "doo_v1_", "dor_v1_"], r"\Ado[por]_v1_[a-f0-9]{64}", RandomToken, &["dop_v1_", "doo_v1_", "dor_v1_"]),
         rule("sentry-token", &["sntrys_"], leak(format!(r"\A(sntrys_eyJ[A-Za-z0-9+/=]{{20,}}_[A-Za-z0-9+/]{{43}}){END}")), SentryOrg, &["sntrys_"]),
         rule("sentry-token", &["sntryu_"], r"\Asntryu_[a-f0-9]{64}", RandomToken, &["sntryu_"]),
         rule("cloudflare-origin-ca-key", &["v1.0-"], r"\Av1\.0-[a-f0-9]{24,64}-[a-f0-9]{100,}", RandomToken, &[]),
         // Browser API keys (Firebase, Maps) are public by design: worth a look, not a failure.
-        rule("google-api-key", &["AIza"], r"\AAIza[0-9A-Za-z_-]{35}", RandomToken, &[]),
+        rule("google-api-key", &["AIza"], r"\AAIza[0-9A-Za-z_-]{35}", RandomToken, &["AIza"]),
         rule("google-oauth-token", &["ya29."], leak(format!(r"\A(ya29\.[0-9A-Za-z_-]{{30,}}){END}")), RandomToken, &["ya29."]),
         rule("google-oauth-token", &["1//0"], leak(format!(r"\A(1//0[0-9A-Za-z_-]{{60,}}){END}")), RandomToken, &["1//0"]),
         rule("google-oauth-client-secret", &["GOCSPX-"], leak(format!(r"\A(GOCSPX-[A-Za-z0-9_-]{{28}}){END}")), RandomToken, &["GOCSPX-"]),
@@ -322,7 +324,7 @@ fn rule_table() -> Vec<Rule> {
         Rule { boundary: false, ..rule("mongodb-atlas-key", &["atlas", "ATLAS", "Atlas"],
             leak(format!(r"\A(?i:atlas)[A-Za-z0-9_.-]{{0,24}}(?i:private|secret)[A-Za-z0-9_.-]{{0,16}}{ASSIGN}({UUID})(?:[^A-Za-z0-9-]|\z)")),
             RandomToken, &[]) },
-        rule("supabase-secret-key", &["sb_secret_"], leak(format!(r"\A(sb_secret_[A-Za-z0-9_-]{{22}}_[A-Za-z0-9_-]{{8}}){END}")), RandomToken, &["sb_secret_"]),
+        rule("supabase-secret-key", &["sb_secret_"], leak(format!(r"\A(sb_secret_[A-Za-z0-9_-]{{22}}_[A-Za-z0-9_-]{{8}}){END}")), RandomToken, &["sb_secret_", "sb_publishable_"]),
         rule("supabase-access-token", &["sbp_"], r"\Asbp_(?:oauth_)?[a-f0-9]{40}", RandomToken, &["sbp_"]),
         Rule { window: WINDOW, ..rule("supabase-service-role-jwt", &["eyJ"],
             r"\AeyJ[A-Za-z0-9_-]{8,}\.(eyJ[A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]{16,}", ServiceRoleJwt, &[]) },
@@ -491,7 +493,9 @@ impl Rules {
             Check::ServiceRoleJwt => jwt_is_service_role(m.get(1)?.as_bytes()),
             Check::Assignment => {
                 let v = secret_m.as_bytes();
-                !self.owned.iter().any(|p| v.starts_with(p.as_bytes())) && plausible_assigned_secret(v)
+                // OpenAI's marker sits mid-key: a key holding it is the OpenAI rule's to judge.
+                let openai = memchr::memmem::find(v, b"T3BlbkFJ").is_some();
+                !openai && !self.owned.iter().any(|p| v.starts_with(p.as_bytes())) && plausible_assigned_secret(v)
             }
         };
         let secret_start = start + secret_m.start();
@@ -804,12 +808,23 @@ mod tests {
             // Truncated and over-long: no rule, the generic one included.
             assert_eq!(ids(&format!("GITHUB_TOKEN={}", &good[..good.len() - 1])), Vec::<&str>::new());
             assert_eq!(ids(&format!("GITHUB_TOKEN={good}Q")), Vec::<&str>::new());
+            assert_eq!(ids(&format!("GITHUB_TOKEN={good}_x")), vec!["github-token"]);
         }
         let long_refresh = format!("ghr_{}", rand(2, ALNUM, 76));
         assert_eq!(ids(&format!("\"refresh_token\": \"{long_refresh}\"")), vec!["github-token"]);
         let npm = crc_token("npm_", 3);
         assert_eq!(all_hits(&npm), vec![("npm-token", Severity::Error)]);
         assert_eq!(ids(&format!("NPM_TOKEN={}", &npm[..39])), Vec::<&str>::new());
+        // Other providers' truncated or over-long keys go unflagged too.
+        for bad in [
+            format!("sk-proj-{}T3BlbkFJ{}", rand(90, URLSAFE, 70), rand(91, URLSAFE, 74)),
+            format!("sk-{}T3BlbkFJ{}", rand(92, ALNUM, 20), rand(93, ALNUM, 25)),
+            format!("glpat-{}", rand(94, ALNUM, 15)),
+            format!("sb_publishable_{}", rand(95, URLSAFE, 31)),
+            format!("pk_live_{}", rand(96, ALNUM, 30)),
+        ] {
+            assert_eq!(ids(&format!("API_TOKEN={bad}")), Vec::<&str>::new(), "{bad}");
+        }
         let pat = format!("github_pat_{}_{}", rand(4, ALNUM, 22), rand(5, ALNUM, 59));
         assert_eq!(ids(&pat), vec!["github-token"]);
     }
