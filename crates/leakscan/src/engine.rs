@@ -4,7 +4,7 @@
 use crate::allow::Allowlist;
 use crate::finding::{Finding, Kind, Location, Severity, mask};
 use crate::needles::Needles;
-use crate::rules::{Rules, WINDOW};
+use crate::rules::{MAX_BACK, Rules, WINDOW};
 use crate::walk::Limits;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -101,7 +101,7 @@ impl Scanner {
     }
 
     fn overlap(&self) -> usize {
-        self.needles.max_len.max(WINDOW + 64)
+        self.needles.max_len.max(WINDOW + MAX_BACK)
     }
 
     /// Search one stream (no archive detection) and call `emit` for each distinct hit
@@ -391,6 +391,21 @@ mod tests {
                     "cut {cut} dense {dense}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_marker_rule_looks_back_across_a_chunk_edge() {
+        let s = scanner("unrelated-value-123");
+        let key = format!("sk-proj-{}T3BlbkFJ{}", "aB3dE5gH7j".repeat(7) + "aB3d", "Zq9Xw2Rt7V".repeat(7) + "Zq9X");
+        let marker = key.find("T3BlbkFJ").unwrap();
+        for cut in (CHUNK - WINDOW - 140..CHUNK - WINDOW + 40).step_by(7) {
+            let mut data = vec![b' '; cut];
+            data.extend_from_slice(key.as_bytes());
+            data.extend(std::iter::repeat_n(b' ', CHUNK));
+            let mut hits = Vec::new();
+            s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push((h.rule, h.offset))).unwrap();
+            assert_eq!(hits, vec![(Some("openai-key".to_string()), cut as u64)], "cut {cut} (marker at {marker})");
         }
     }
 

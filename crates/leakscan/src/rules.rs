@@ -15,6 +15,10 @@ use regex::bytes::Regex;
 
 /// Bytes after a literal that a rule may look at (a PEM header plus its first lines, a JWT).
 pub(crate) const WINDOW: usize = 4096;
+/// Most bytes before a literal that a rule may look at (rules whose marker is mid-token:
+/// OpenAI's `T3BlbkFJ` sits up to 82 bytes into a key). The stream keeps this much before
+/// the first literal it has not checked yet.
+pub(crate) const MAX_BACK: usize = 128;
 
 /// A pattern rule as documented: its id (for the allowlist), severity and what it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -403,6 +407,7 @@ impl Rules {
                 .build(lits)
                 .expect("rule literals are valid")
         };
+        assert!(rules.iter().all(|r| r.back <= MAX_BACK), "a rule looks back past MAX_BACK");
         let prefix_count = literal_rule.iter().take_while(|&&r| r != generic).count();
         let second_base = literal_rule.iter().rposition(|&r| r == generic).expect("generic keywords") + 1;
         assert!(
