@@ -383,7 +383,18 @@ impl Rules {
             .iter()
             .map(|r| RULES.iter().find(|i| i.id == r.id).map(|i| i.severity).expect("every rule id is in RULES"))
             .collect();
-        let regexes = rules.iter().map(|r| Regex::new(r.regex).expect("rule regexes are valid")).collect();
+        // ASCII classes and case folding (`\s`, `(?i:github)`) for the token rules: smaller
+        // automata, a faster start. The generic rule keeps Unicode: its value class must
+        // not take in invalid UTF-8 or Unicode spaces.
+        let regexes = rules
+            .iter()
+            .map(|r| {
+                regex::bytes::RegexBuilder::new(r.regex)
+                    .unicode(r.check == Check::Assignment)
+                    .build()
+                    .expect("rule regexes are valid")
+            })
+            .collect();
         let generic = rules.iter().position(|r| r.check == Check::Assignment).expect("the table has a generic rule");
         assert_eq!(generic, rules.len() - 1, "the generic rule comes last");
         // Literal order: the first automaton's rules, the generic keywords, the second's.
