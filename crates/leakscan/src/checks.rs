@@ -38,10 +38,11 @@ pub(crate) fn real_uri_password(user: Option<&[u8]>, password: &[u8]) -> bool {
     if p.is_empty() || user.is_some_and(|u| u.eq_ignore_ascii_case(password)) {
         return false;
     }
-    // Also the metasyntactic names of tests and docs (`redis://foo:bar@host`).
+    // Also the metasyntactic names of tests and docs (`redis://foo:bar@host`, SQLAlchemy's
+    // `scott:tiger`).
     const EXACT: &[&str] = &[
         "pass", "pwd", "pw", "passwd", "password", "secret", "changeme", "changeit", "test", "guest", "root", "foo",
-        "bar", "baz", "qux", "demo", "dummy", "sample",
+        "bar", "baz", "qux", "demo", "dummy", "sample", "tiger",
     ];
     if EXACT.contains(&lower.as_str()) {
         return false;

@@ -333,7 +333,7 @@ fn rule_table() -> Vec<Rule> {
         Rule { window: WINDOW, ..rule("supabase-service-role-jwt", &["eyJ"],
             r"\AeyJ[A-Za-z0-9_-]{8,}\.(eyJ[A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]{16,}", ServiceRoleJwt, &[]) },
         Rule { boundary: false, ..rule("database-uri-password", DB_SCHEMES,
-            r#"\A[a-z0-9]+(?:\+[a-z0-9]+)?://([^\s:/@"'`<>]{1,128}):([^\s"'`<>/?#]{1,256})@[A-Za-z0-9_\[]"#, UriPassword, DB_SCHEMES) },
+            r#"\A[a-z0-9]+(?:\+[a-z0-9]+)?://([^\s:/@"'`<>]{0,128}):([^\s"'`<>/?#]{1,256})@[A-Za-z0-9_\[]"#, UriPassword, DB_SCHEMES) },
         Rule { boundary: false, ..rule("database-uri-password", &["jdbc:"],
             r#"\Ajdbc:[a-z0-9]+:[^\s"'`<>]{0,256}?[;?&:](?i:password)=([^;&\s"'`<>]{1,128})"#, UriPassword, &[]) },
         Rule { window: 256, boundary: false, ..rule("generic-secret-assignment", &[
@@ -995,6 +995,8 @@ mod tests {
             let text = format!("DATABASE_URL=\"{scheme}://app:{pw}@db.internal:5432/app\"");
             assert_eq!(ids(&text), vec!["database-uri-password"], "{text}");
         }
+        // Redis URIs often have no user name.
+        assert_eq!(ids(&format!("REDIS_URL=redis://:{pw}@cache:6379/0")), vec!["database-uri-password"]);
         // (The generic rule may see the `password=` too.)
         for jdbc in [
             "jdbc:sqlserver://db:1433;databaseName=app;user=sa;password=",
@@ -1002,9 +1004,18 @@ mod tests {
         ] {
             assert!(ids(&format!("url = {jdbc}{pw}")).contains(&"database-uri-password"), "{jdbc}");
         }
-        for placeholder in
-            ["pass", "password", "<password>", "${DB_PASSWORD}", "{PASSWORD}", "****", "xxx", "app", "your-password"]
-        {
+        for placeholder in [
+            "tiger",
+            "pass",
+            "password",
+            "<password>",
+            "${DB_PASSWORD}",
+            "{PASSWORD}",
+            "****",
+            "xxx",
+            "app",
+            "your-password",
+        ] {
             let text = format!("postgres://app:{placeholder}@localhost:5432/app");
             assert_eq!(ids(&text), Vec::<&str>::new(), "{text}");
         }
