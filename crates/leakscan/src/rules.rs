@@ -197,10 +197,8 @@ const SECOND_PASS: &[&str] = &[
     "gitlab-token",
     "docker-hub-token",
     "slack-webhook",
-    "sendgrid-api-key",
     "twilio-api-key",
     "postmark-server-token",
-    "resend-api-key",
     "digitalocean-token",
     "sentry-token",
     "cloudflare-origin-ca-key",
@@ -284,16 +282,11 @@ fn rule_table() -> Vec<Rule> {
             // Refresh tokens may be longer (76 characters), with no documented checksum.
             r"\A(?:ghr_[A-Za-z0-9]{76}|gh[pousr]_[A-Za-z0-9]{36})", Base62Crc, GITHUB),
         rule("github-token", &["github_pat_"], r"\Agithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}", RandomToken, &[]),
-        Rule { boundary: false, ..rule("github-oauth-secret", &["github", "GITHUB", "Github", "GitHub"],
-            leak(format!(r"\A(?i:github)[A-Za-z0-9_.-]{{0,24}}(?i:secret)[A-Za-z0-9_.-]{{0,16}}{ASSIGN}([a-f0-9]{{40}})(?:[^A-Za-z0-9]|\z)")),
-            RandomToken, &[]) },
         rule("gitlab-token", GITLAB,
             leak(format!(r"\A((?:gl(?:pat|oas|dt|rt|rtr|cbt|ptt|ft|imt|agent|soat|ffct|wt)-[A-Za-z0-9_-]{{20,}}(?:\.[0-9a-z]{{2}}\.[0-9a-z]{{9}})?|GR1348941[A-Za-z0-9_-]{{20}})){END}")),
             RandomToken, GITLAB),
         rule("npm-token", &["npm_"], r"\Anpm_[A-Za-z0-9]{36}", Base62Crc, &["npm_"]),
         Rule { boundary: false, ..rule("npm-token", &["_authToken"], leak(format!(r#"\A_authToken{ASSIGN}([^\s"'`$\{{\\]{{20,}})"#)), RandomToken, &[]) },
-        Rule { boundary: false, ..rule("npm-token", &["NPM_TOKEN", "npm_token", "NPM_AUTH_TOKEN", "npm_auth_token"],
-            leak(format!(r"\A(?i:npm_(?:auth_)?token){ASSIGN}({UUID})(?:[^A-Za-z0-9-]|\z)")), RandomToken, &[]) },
         rule("docker-hub-token", &["dckr_pat_", "dckr_oat_"], leak(format!(r"\A(dckr_(?:pat|oat)_[A-Za-z0-9_-]{{27}}){END}")), RandomToken, &["dckr_"]),
         rule("stripe-live-key", &["sk_live_", "rk_live_"], r"\A[sr]k_live_[A-Za-z0-9]{20,247}", RandomToken,
             // Publishable keys are public: the generic rule must not flag them either.
@@ -301,13 +294,14 @@ fn rule_table() -> Vec<Rule> {
         rule("slack-token", SLACK, r"\Axox[bpars]-[0-9A-Za-z]{6,}-[0-9A-Za-z-]{10,250}", RandomToken, &["xox"]),
         rule("slack-token", SLACK_ROTATING,
             r"\A(?:xoxe(?:\.xox[bp])?-\d-[A-Za-z0-9]{60,400}|xapp-\d-[A-Z0-9]{8,14}-\d{8,16}-[a-f0-9]{64})", RandomToken, &["xapp-"]),
-        Rule { boundary: false, ..rule("slack-webhook", &["hooks.slack.com/"],
+        // `.slack.com/`: `hooks` would make the literal search stop at every `hooks` of code.
+        Rule { boundary: false, back: 5, ..rule("slack-webhook", &[".slack.com/"],
             r"\Ahooks\.slack\.com/(?:services/T[A-Za-z0-9]{8,12}/B[A-Za-z0-9]{8,12}/[A-Za-z0-9]{24}|workflows/T[A-Za-z0-9]{8,12}/A[A-Za-z0-9]{8,12}/\d{10,20}/[A-Za-z0-9]{32}|triggers/T[A-Za-z0-9]{8,12}/\d{10,20}/[a-f0-9]{32})(?:[^A-Za-z0-9]|\z)",
             RandomToken, &[]) },
         rule("sendgrid-api-key", &["SG."], leak(format!(r"\A(SG\.[A-Za-z0-9_-]{{22}}\.[A-Za-z0-9_-]{{43}}){END}")), RandomToken, &["SG."]),
         Rule { boundary: false, ..rule("twilio-api-key", &["twilio", "Twilio", "TWILIO"],
             r"\A(?i:twilio)[^\r\n]{0,100}?[^A-Za-z0-9]((?:SK|AC)?[0-9a-fA-F]{32})(?:[^A-Za-z0-9]|\z)", RandomToken, &[]) },
-        Rule { boundary: false, ..rule("postmark-server-token", &["postmark", "Postmark", "POSTMARK"],
+        Rule { boundary: false, back: 1, ..rule("postmark-server-token", &["ostmark", "OSTMARK"],
             leak(format!(r"\A(?i:postmark)[^\r\n]{{0,100}}?[^A-Za-z0-9-]({UUID})(?:[^A-Za-z0-9-]|\z)")), RandomToken, &[]) },
         rule("resend-api-key", &["re_"], leak(format!(r"\A(re_[A-Za-z0-9]{{8}}_[A-Za-z0-9]{{24}}){END}")), RandomToken, &["re_"]),
         rule("digitalocean-token", &["dop_v1_", "doo_v1_", "dor_v1_"], r"\Ado[por]_v1_[a-f0-9]{64}", RandomToken, &["dop_v1_", "doo_v1_", "dor_v1_"]),
@@ -332,8 +326,11 @@ fn rule_table() -> Vec<Rule> {
         rule("supabase-access-token", &["sbp_"], r"\Asbp_(?:oauth_)?[a-f0-9]{40}", RandomToken, &["sbp_"]),
         Rule { window: WINDOW, ..rule("supabase-service-role-jwt", &["eyJ"],
             r"\AeyJ[A-Za-z0-9_-]{8,}\.(eyJ[A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]{16,}", ServiceRoleJwt, &[]) },
-        Rule { boundary: false, ..rule("database-uri-password", DB_SCHEMES,
-            r#"\A[a-z0-9]+(?:\+[a-z0-9]+)?://([^\s:/@"'`<>]{0,128}):([^\s"'`<>/?#]{1,256})@[A-Za-z0-9_\[]"#, UriPassword, DB_SCHEMES) },
+        // Literals from inside the scheme (`tgres` of postgres): the scheme starts are common
+        // words (`post`, `red`, `mon`) that would make the literal search stop everywhere.
+        Rule { boundary: false, back: 3, ..rule("database-uri-password", &["tgres", "tgis:", "ysql", "riadb:", "ngodb", "edis:/", "ediss:/", "amqp"],
+            r#"(?:postgres(?:ql)?|postgis|mysqlx?|mariadb|mongodb|rediss?|amqps?)(?:\+[a-z0-9]+)?://([^\s:/@"'`<>]{0,128}):([^\s"'`<>/?#]{1,256})@[A-Za-z0-9_\[]"#,
+            UriPassword, DB_SCHEMES) },
         Rule { boundary: false, ..rule("database-uri-password", &["jdbc:"],
             r#"\Ajdbc:[a-z0-9]+:[^\s"'`<>]{0,256}?[;?&:](?i:password)=([^;&\s"'`<>]{1,128})"#, UriPassword, &[]) },
         Rule { window: 256, boundary: false, ..rule("generic-secret-assignment", &[
@@ -471,6 +468,7 @@ impl Rules {
         let whole = m.get(0)?;
         let mut secret_m = m.get(1).unwrap_or(whole);
         let mut severity = self.severities[ri];
+        let mut id = rule.id;
         let mut secret_end = start + secret_m.end();
         let ok = match rule.check {
             Check::RandomToken => looks_random(secret_m.as_bytes()),
@@ -509,6 +507,16 @@ impl Rules {
             Check::ServiceRoleJwt => jwt_is_service_role(m.get(1)?.as_bytes()),
             Check::Assignment => {
                 let v = secret_m.as_bytes();
+                if let Some(named) = named_by_key(&hay[at.saturating_sub(32)..start + secret_m.start()], v) {
+                    id = named;
+                    severity = severity_of(named);
+                    return looks_random(v).then_some(RuleHit {
+                        id,
+                        severity,
+                        secret: v,
+                        start: start + secret_m.start(),
+                    });
+                }
                 // OpenAI's marker sits mid-key: a key holding it is the OpenAI rule's to judge.
                 let openai = memchr::memmem::find(v, b"T3BlbkFJ").is_some();
                 !openai && !self.owned.iter().any(|p| v.starts_with(p.as_bytes())) && plausible_assigned_secret(v)
@@ -526,8 +534,33 @@ impl Rules {
             }
         }
         let secret = &hay[secret_start..secret_end];
-        ok.then_some(RuleHit { id: rule.id, severity, secret, start: secret_start })
+        ok.then_some(RuleHit { id, severity, secret, start: secret_start })
     }
+}
+
+/// Rules found through the generic rule's keywords: a value whose format alone says
+/// nothing (40 hex digits, a UUID) is a secret when its key names the provider. These need
+/// no literal of their own (`github` would make the literal search stop at every URL).
+const VIA_GENERIC: &[&str] = &["github-oauth-secret", "npm-token"];
+
+/// The rule that a generic assignment's key and value make it: `key` ends where the value
+/// starts and holds the key (and a few bytes before it).
+fn named_by_key(key: &[u8], value: &[u8]) -> Option<&'static str> {
+    let key = key.to_ascii_lowercase();
+    let has = |w: &[u8]| memchr::memmem::find(&key, w).is_some();
+    let hex40 = value.len() == 40 && value.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+    let uuid = std::str::from_utf8(value).is_ok_and(is_uuid);
+    if hex40 && has(b"github") {
+        Some(VIA_GENERIC[0])
+    } else if uuid && has(b"npm") {
+        Some(VIA_GENERIC[1])
+    } else {
+        None
+    }
+}
+
+fn severity_of(id: &str) -> Severity {
+    RULES.iter().find(|r| r.id == id).map_or(Severity::Error, |r| r.severity)
 }
 
 /// A cheap pre-check before the assignment regex: keyword, identifier tail, optional quote
@@ -797,7 +830,11 @@ mod tests {
             assert!(RULES.iter().any(|i| i.id == r.id), "{} is not in RULES", r.id);
         }
         for (i, info) in RULES.iter().enumerate() {
-            assert!(table.iter().any(|r| r.id == info.id), "{} has no pattern", info.id);
+            assert!(
+                table.iter().any(|r| r.id == info.id) || VIA_GENERIC.contains(&info.id),
+                "{} has no pattern",
+                info.id
+            );
             assert!(!RULES[..i].iter().any(|o| o.id == info.id), "{} twice", info.id);
             assert!(!info.description.is_empty() && !info.description.contains('\n'), "{}", info.id);
         }
