@@ -15,7 +15,7 @@ pub struct Allowlist {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowEntry {
-    /// A pattern rule id (see [`crate::RULE_IDS`]), or `known` for every known-value finding.
+    /// A pattern rule id (see [`crate::RULES`]), or `known` for every known-value finding.
     pub rule: Option<String>,
     /// A known variable's name.
     pub variable: Option<String>,

@@ -4,7 +4,7 @@
 use crate::allow::Allowlist;
 use crate::finding::{Finding, Kind, Location, Severity, mask};
 use crate::needles::Needles;
-use crate::rules::{Rules, WINDOW};
+use crate::rules::{MAX_BACK, Rules, WINDOW};
 use crate::walk::Limits;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -101,7 +101,7 @@ impl Scanner {
     }
 
     fn overlap(&self) -> usize {
-        self.needles.max_len.max(WINDOW + 64)
+        self.needles.max_len.max(WINDOW + MAX_BACK)
     }
 
     /// Search one stream (no archive detection) and call `emit` for each distinct hit
@@ -213,22 +213,30 @@ impl Scanner {
         // the assignment-shaped search for the keywords, which skips most of their hits.
         // Content found dense stays so for the rest of the stream (minified JS does not turn
         // into prose halfway), which spares each later chunk the probing search.
+        // The second automaton's rules, over the same range (their literals overlap none of
+        // the first's, so the two searches never contend for a match).
+        for m in self.rules.second.find_iter(aho_corasick::Input::new(buf).span(from..buf.len())) {
+            if m.start() >= to {
+                break;
+            }
+            check(self.rules.second_base + m.pattern().as_usize(), m.start());
+        }
         let mut resume = dense.then_some(from);
         let mut generic_hits = 0usize;
         if !*dense {
             for m in self.rules.literals.find_iter(aho_corasick::Input::new(buf).span(from..buf.len())) {
-                if m.start() >= to {
+                let (pattern, start) = (m.pattern().as_usize(), m.start());
+                if start >= to {
                     break;
                 }
-                let pattern = m.pattern().as_usize();
                 if self.rules.is_generic(pattern) {
                     generic_hits += 1;
-                    if generic_hits >= DENSE_MIN_HITS && generic_hits * DENSE_BYTES_PER_HIT > m.start() - from {
-                        resume = Some(m.start());
+                    if generic_hits >= DENSE_MIN_HITS && generic_hits * DENSE_BYTES_PER_HIT > start - from {
+                        resume = Some(start);
                         break;
                     }
                 }
-                check(pattern, m.start());
+                check(pattern, start);
             }
         }
         let Some(from) = resume else { return };
@@ -362,6 +370,43 @@ mod tests {
         let mut rules = Vec::new();
         s.scan_stream(&mut &data[..], &mut |h| rules.push((h.rule, h.offset))).unwrap();
         assert_eq!(rules, vec![(Some("github-token".to_string()), (CHUNK - 10) as u64)]);
+    }
+
+    #[test]
+    fn second_automaton_rules_at_chunk_edges_and_in_dense_content() {
+        let s = scanner("unrelated-value-123");
+        let key = format!("dop_v1_{}", "0f3a9c2b7d4e1f60a8b5c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2");
+        let filler = "var n=r.token||t.secretKey;";
+        for dense in [false, true] {
+            for cut in [100, CHUNK - WINDOW - 8, CHUNK - 10, CHUNK + 3] {
+                let mut data = if dense { filler.repeat(cut / filler.len() + 1).into_bytes() } else { vec![b' '; cut] };
+                data.truncate(cut);
+                data.extend_from_slice(format!(" {key} ").as_bytes());
+                data.extend(std::iter::repeat_n(b' ', 100));
+                let mut hits = Vec::new();
+                s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push((h.rule, h.offset))).unwrap();
+                assert_eq!(
+                    hits,
+                    vec![(Some("digitalocean-token".to_string()), (cut + 1) as u64)],
+                    "cut {cut} dense {dense}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_marker_rule_looks_back_across_a_chunk_edge() {
+        let s = scanner("unrelated-value-123");
+        let key = format!("sk-proj-{}T3BlbkFJ{}", "aB3dE5gH7j".repeat(7) + "aB3d", "Zq9Xw2Rt7V".repeat(7) + "Zq9X");
+        let marker = key.find("T3BlbkFJ").unwrap();
+        for cut in (CHUNK - WINDOW - 140..CHUNK - WINDOW + 40).step_by(7) {
+            let mut data = vec![b' '; cut];
+            data.extend_from_slice(key.as_bytes());
+            data.extend(std::iter::repeat_n(b' ', CHUNK));
+            let mut hits = Vec::new();
+            s.scan_stream(&mut Trickle(&data, 70_000), &mut |h| hits.push((h.rule, h.offset))).unwrap();
+            assert_eq!(hits, vec![(Some("openai-key".to_string()), cut as u64)], "cut {cut} (marker at {marker})");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod allow;
 mod assign;
+mod checks;
 mod dir;
 mod engine;
 mod finding;
@@ -28,7 +29,7 @@ pub use finding::{Finding, Kind, Location, Severity, mask};
 pub use git::scan_git;
 pub use image::scan_image_stream;
 pub use needles::{Encoding, KnownValue, MIN_VALUE_LEN, Needles, WeakValue, encodings};
-pub use rules::RULE_IDS;
+pub use rules::{RULES, RuleInfo};
 pub use walk::{Limits, scan_archive_stream};
 
 /// The sha256 fingerprint of a value, as written in the allowlist (`sha256:<hex>`).

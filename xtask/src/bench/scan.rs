@@ -166,11 +166,13 @@ fn plant_lines(r: &mut Rng, values: &[(String, String)]) -> Vec<(String, Option<
         format!("slack: xoxb-{}-{}-{}", r.chars(11, b"0123456789"), r.chars(12, b"0123456789"), r.chars(24, ALNUM)),
     );
     pat("google-api-key", format!("\"apiKey\": \"AIza{}\"", r.chars(35, ALNUM)));
-    pat("openai-key", format!("OPENAI_API_KEY=sk-proj-{}", r.chars(48, ALNUM)));
+    // The documented shapes: OpenAI's T3BlbkFJ marker between two 74-character halves,
+    // Supabase's 22 characters, `_`, an 8-character checksum.
+    pat("openai-key", format!("OPENAI_API_KEY=sk-proj-{}T3BlbkFJ{}", r.chars(74, ALNUM), r.chars(74, ALNUM)));
     pat("openrouter-key", format!("OPENROUTER_API_KEY=sk-or-v1-{}", r.chars(64, b"0123456789abcdef")));
     pat("anthropic-key", format!("ANTHROPIC_API_KEY=sk-ant-api03-{}-{}AA", r.chars(80, ALNUM), r.chars(12, ALNUM)));
     pat("npm-token", format!("//registry.npmjs.org/:_authToken=npm_{}", r.chars(36, ALNUM)));
-    pat("supabase-secret-key", format!("SUPABASE_SECRET_KEY=sb_secret_{}", r.chars(32, ALNUM)));
+    pat("supabase-secret-key", format!("SUPABASE_SECRET_KEY=sb_secret_{}_{}", r.chars(22, ALNUM), r.chars(8, ALNUM)));
     pat(
         "private-key",
         format!("-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----", pem_body.join("\n")),
@@ -333,7 +335,7 @@ fn ensure_secretlint(dir: PathBuf) -> Option<PathBuf> {
 
 pub fn run(quick: bool, format: Format, p: &Project) -> anyhow::Result<Status> {
     let (files, runs) = if quick { (6, 3) } else { (64, 9) };
-    let dir = p.root().to_path_buf().join(format!("target/bench/scan-v3-{files}x8M"));
+    let dir = p.root().to_path_buf().join(format!("target/bench/scan-v4-{files}x8M"));
     let (values, plants) = corpus(&dir, files)?;
     let bytes = (files * FILE_BYTES) as u64;
     let paths: Vec<PathBuf> =
@@ -425,7 +427,7 @@ pub fn run(quick: bool, format: Format, p: &Project) -> anyhow::Result<Status> {
             "{} values -> {} needles + {} rules",
             values.len(),
             scanner.needles().needle_count(),
-            leakscan::RULE_IDS.len()
+            leakscan::RULES.len()
         ),
     });
     let t = median(t_values.clone());

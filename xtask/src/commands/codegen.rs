@@ -87,6 +87,16 @@ mod tests {
         }
     }
 
+    /// The scanning guide's rule list is leakscan's rule table: every rule, with its severity.
+    #[test]
+    fn the_scanning_guide_lists_every_pattern_rule() {
+        let all = generate_all(&Project::open(Project::workspace_root())).unwrap();
+        let guide = &all.iter().find(|(rel, _)| rel.ends_with("scanning.md")).unwrap().1;
+        for r in leakscan::RULES {
+            assert!(guide.contains(&format!("| `{}` |", r.id)), "{} missing from the scanning guide", r.id);
+        }
+    }
+
     /// Regression: the public anon key was labelled "secret, set on the server" and provider
     /// keys "generated per machine".
     #[test]

@@ -101,7 +101,7 @@ pub fn rule_docs() -> Vec<RuleDoc> {
         RuleDoc { id: "known-value", description: "A declared secret value (or an encoding of it) is present" },
         RuleDoc { id: "unscanned", description: "Part of the input could not be scanned (corrupt, over a limit)" },
     ];
-    rules.extend(leakscan::RULE_IDS.iter().map(|id| RuleDoc { id, description: "Looks like an undeclared secret" }));
+    rules.extend(leakscan::RULES.iter().map(|r| RuleDoc { id: r.id, description: r.description }));
     rules
 }
 

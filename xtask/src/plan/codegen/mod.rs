@@ -1,7 +1,9 @@
 //! The files derived from the env schema, each made by one pure generator: the example env
-//! file, the variables guide and the compose file. `cargo xtask codegen` writes or checks them.
+//! file, the variables guide and the compose file; also the scanning guide, whose rule list
+//! comes from leakscan's rule table. `cargo xtask codegen` writes or checks them.
 
 mod guide;
+mod scanning;
 
 use envfile::{Plane, Schema, Variable};
 
@@ -18,6 +20,7 @@ pub type Generate = fn(&Sources) -> anyhow::Result<String>;
 pub const FILES: &[(&str, Generate)] = &[
     (".env.production.example", env_example),
     ("docs/guides/environment-variables.md", guide::generate),
+    ("docs/guides/scanning.md", scanning::generate),
     (crate::plan::compose::COMPOSE_PATH, crate::plan::compose::generate),
 ];
 
