@@ -60,53 +60,8 @@ impl FindingsFormat {
     }
 }
 
-/// How bad a finding is. The env rules and the scanner have the same three levels; they map
-/// one to one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-
-    fn sarif_level(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "note",
-        }
-    }
-}
-
-impl From<envfile::Severity> for Severity {
-    fn from(s: envfile::Severity) -> Severity {
-        match s {
-            envfile::Severity::Info => Severity::Info,
-            envfile::Severity::Warning => Severity::Warning,
-            envfile::Severity::Error => Severity::Error,
-        }
-    }
-}
-
-impl From<leakscan::Severity> for Severity {
-    fn from(s: leakscan::Severity) -> Severity {
-        match s {
-            leakscan::Severity::Info => Severity::Info,
-            leakscan::Severity::Warning => Severity::Warning,
-            leakscan::Severity::Error => Severity::Error,
-        }
-    }
-}
+/// How bad a finding is: the one scale the env rules, the scanner and the lint share.
+pub use secretkit::Severity;
 
 /// Where a finding is: a file (with a line), a path inside an artifact, or a field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -568,7 +568,8 @@ fn a_server_of_the_old_layout_is_taken_over_by_the_proxy_and_slots() -> anyhow::
     let f = Fixture::new("takeover", 18115)?;
     let _lease = f.sandbox.lease()?;
     let v1 = image(&f.engine, "v1", true, 0)?;
-    // The old layout by hand: one compose project named like the target, its port on the host,
+    // The old layout by hand: one compose project named like the target, its port on the host
+    // (the port the proxy's plain HTTP gets: 18115 + 100),
     // `current` pointing at a release that knows no slot.
     let mut export = BollardEngine::new(f.engine.client()?)?.export(&v1)?;
     f.sandbox.ssh().stream_stdin("docker load", &mut export)?.check("load v1 on the server")?;
@@ -589,7 +590,11 @@ fn a_server_of_the_old_layout_is_taken_over_by_the_proxy_and_slots() -> anyhow::
     let steps = json(&out)["outcome"]["steps_run"].to_string();
     assert!(steps.contains("stop the old-layout app (compose project ttakeover)"), "{steps}");
     assert!(f.page().contains("variant v2"), "the proxy serves the new release: {}", f.page());
-    assert!(!answers(&old_url), "the old layout's container is stopped");
+    // The old app held the port the proxy's plain HTTP now owns (as an old app on :80 would):
+    // it answers with the redirect to HTTPS.
+    let redirect =
+        Command::new("curl").args(["-sS", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}", &old_url]).output()?;
+    assert_eq!(String::from_utf8_lossy(&redirect.stdout), "308", "the proxy owns the old port now");
     let running = f.ssh("docker ps -q --filter label=com.docker.compose.project=ttakeover | wc -l")?;
     assert_eq!(running, "0");
     assert_ne!(f.ssh(&format!("readlink {}/current", f.app_dir))?, "releases/20260101T000000Z-old");

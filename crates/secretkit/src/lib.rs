@@ -12,6 +12,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod random;
 pub mod secret;
+pub mod severity;
 pub mod supabase;
 
 pub use encoding::{DecodeError, base64_std, base64_std_decode, base64url, base64url_decode, hex, hex_decode};
@@ -22,6 +23,7 @@ pub use jwt::{
 };
 pub use random::{random_base64, random_base64url, random_bytes, random_hex, uuid_v4};
 pub use secret::{Secret, mask};
+pub use severity::Severity;
 
 /// The generator type every random function takes, re-exported so callers need not name
 /// `rand_core` themselves.

@@ -60,7 +60,7 @@ impl Report {
 /// An env finding as a diagnostic, placed at `file:line`.
 pub fn diagnostic(f: &Finding, file: &str) -> Diagnostic {
     Diagnostic {
-        severity: f.severity.into(),
+        severity: f.severity,
         rule: f.code.as_str().to_string(),
         message: f.message.clone(),
         place: Some(Place::file(file, f.line)),

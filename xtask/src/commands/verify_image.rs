@@ -87,7 +87,7 @@ pub fn diagnostic(f: &Finding, uri: &dyn Fn(&str) -> String) -> Diagnostic {
     };
     let preview = f.preview.as_deref().map(|p| format!(" [{p}]")).unwrap_or_default();
     Diagnostic {
-        severity: f.severity.into(),
+        severity: f.severity,
         rule,
         message: format!("{}{preview}", f.what()),
         place: Some(Place::labelled(uri(f.location.path()), f.location.to_string())),

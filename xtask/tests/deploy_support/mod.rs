@@ -63,37 +63,31 @@ pub fn slow_image(engine: &Engine, variant: &str, secs: u32) -> anyhow::Result<S
 
 /// An image of one small layer on top of `base` (a page naming `variant`): a code change.
 pub fn derived_image(engine: &Engine, base: &str, variant: &str) -> anyhow::Result<String> {
-    let tag = format!("xtask-deploy-test:{variant}");
-    let images = BollardEngine::new(engine.client()?)?;
-    if images.inspect(&tag)?.is_some() {
-        return Ok(tag);
-    }
     let dockerfile = format!(
         "FROM {base}\nUSER root\nRUN echo '<p id=\"status\">variant {variant}</p>' > /www/index.html\nUSER 10001:10001\n"
     );
-    let request = BuildRequest {
-        tag: tag.clone(),
-        context_tar_gz: context_tar_gz(&[("Dockerfile".into(), 0o644, dockerfile.into_bytes())])?,
-        ..BuildRequest::default()
-    };
-    images.build(&request, &mut |_| {}).with_context(|| format!("build {tag}"))?;
-    Ok(tag)
+    build_tag(engine, variant, &dockerfile)
 }
 
 fn build_image(engine: &Engine, variant: &str, cmd: &str, pad_mb: u32) -> anyhow::Result<String> {
-    let tag = format!("xtask-deploy-test:{variant}");
-    let images = BollardEngine::new(engine.client()?)?;
-    if images.inspect(&tag)?.is_some() {
-        return Ok(tag);
-    }
     engine.ensure_base_image("busybox:1.36")?;
     let pad = if pad_mb > 0 { format!("RUN head -c {}000000 /dev/urandom > /pad\n", pad_mb) } else { String::new() };
     let dockerfile = format!(
         "FROM busybox:1.36\n{pad}RUN mkdir -p /www && echo ok > /www/health && echo '<p id=\"status\">variant {variant}</p>' > /www/index.html\nUSER 10001:10001\n{cmd}\n"
     );
+    build_tag(engine, variant, &dockerfile)
+}
+
+/// Build `xtask-deploy-test:<variant>` from `dockerfile` unless the engine has it.
+fn build_tag(engine: &Engine, variant: &str, dockerfile: &str) -> anyhow::Result<String> {
+    let tag = format!("xtask-deploy-test:{variant}");
+    let images = BollardEngine::new(engine.client()?)?;
+    if images.inspect(&tag)?.is_some() {
+        return Ok(tag);
+    }
     let request = BuildRequest {
         tag: tag.clone(),
-        context_tar_gz: context_tar_gz(&[("Dockerfile".into(), 0o644, dockerfile.into_bytes())])?,
+        context_tar_gz: context_tar_gz(&[("Dockerfile".into(), 0o644, dockerfile.as_bytes().to_vec())])?,
         ..BuildRequest::default()
     };
     images.build(&request, &mut |_| {}).with_context(|| format!("build {tag}"))?;

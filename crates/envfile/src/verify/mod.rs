@@ -22,23 +22,7 @@ pub use strength::{SUPABASE_DEMO_JWT_SECRETS, estimated_bytes};
 pub use supabase::{Jwt, sign_hs256};
 pub use values::{generator_text, how_to_get};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
+pub use secretkit::Severity;
 
 /// One problem found in an env file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -43,8 +43,9 @@ pub fn ship_image(
     let sent = match send(server, &mut export, &plan) {
         Ok(bytes) => bytes,
         // The server may have dropped a layer since it answered, or keep images in a store
-        // that needs every layer: start over with the whole image.
-        Err(e) if plan.skip > 0 => {
+        // that needs every layer: start over with the whole image. A broken connection is
+        // not that: it fails the step like any other cut.
+        Err(e) if plan.skip > 0 && e.downcast_ref::<LoadRefused>().is_some() => {
             progress(&format!("the server could not complete the image from its own layers ({e:#}); sending all"));
             let all = LayerPlan { skip: 0, send: image.layers.len() };
             return finish(server, image, &all, send(server, &mut export, &all)?, progress);
@@ -82,12 +83,27 @@ fn send(server: &dyn Remote, export: &mut std::fs::File, plan: &LayerPlan) -> an
     write_partial(export, &skip, &mut partial)?;
     partial.seek(SeekFrom::Start(0))?;
     let mut counted = Counting { inner: &mut partial, n: 0 };
-    server
-        .stream_stdin("docker load", &mut counted)
-        .context("ship the image over ssh")?
-        .check("docker load on the server")?;
-    Ok(counted.n)
+    let out = server.stream_stdin("docker load", &mut counted).context("ship the image over ssh")?;
+    if out.success() {
+        return Ok(counted.n);
+    }
+    if out.ssh_failed() {
+        return out.check("docker load on the server").map(|_| counted.n);
+    }
+    Err(LoadRefused(out.stderr_text().trim().to_string()).into())
 }
+
+/// `docker load` ran on the server and refused the archive (not a broken connection).
+#[derive(Debug)]
+struct LoadRefused(String);
+
+impl std::fmt::Display for LoadRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "docker load on the server refused the image: {}", self.0)
+    }
+}
+
+impl std::error::Error for LoadRefused {}
 
 /// The layer files of the bottom `skip` layers (by the export's manifest), minus any the
 /// layers above also name.

@@ -21,11 +21,7 @@ fn rules(out: &mut String) {
          | Rule | Severity | Finds |\n|---|---|---|\n",
     );
     for r in leakscan::RULES {
-        let severity = match r.severity {
-            leakscan::Severity::Error => "error",
-            leakscan::Severity::Warning => "warning",
-            leakscan::Severity::Info => "info",
-        };
+        let severity = r.severity.as_str();
         let _ = writeln!(out, "| `{}` | {severity} | {} |", r.id, r.description.replace('|', "\\|"));
     }
     out.push_str(
