@@ -38,8 +38,9 @@ struct Figures {
     changed_deploy_bytes: u64,
     changed_layers_sent: u64,
     changed_layers_skipped: u64,
-    /// Bytes sent for the changed image / its new layer's size.
-    changed_vs_layer: f64,
+    /// The most the changed image may send: 1.2x its new layer plus 256 KiB for the config
+    /// and manifest.
+    changed_allowance_bytes: u64,
     same_deploy_s: f64,
     same_deploy_bytes: u64,
     ssh_connections_first: usize,
@@ -109,7 +110,7 @@ pub fn run(quick: bool, format: Format, p: &Project) -> anyhow::Result<Status> {
         changed_deploy_bytes: changed.bytes,
         changed_layers_sent: changed.layers_sent,
         changed_layers_skipped: changed.layers_skipped,
-        changed_vs_layer: changed.bytes as f64 / layer as f64,
+        changed_allowance_bytes: (layer as f64 * 1.2) as u64 + 256 * 1024,
         same_deploy_s: median(&mut m.same),
         same_deploy_bytes: same.bytes,
         ssh_connections_first: first.ssh_connections,
@@ -138,11 +139,11 @@ fn print_human(f: &Figures) {
         f.first_deploy_s, f.first_vs_bare, f.first_deploy_bytes, f.ssh_connections_first
     );
     println!(
-        "  redeploy, changed image: {:.2} s, {} bytes for a {} byte layer ({:.2}x), layers {} sent / {} skipped, {} ssh connection(s)",
+        "  redeploy, changed image: {:.2} s, {} bytes for a {} byte layer (allowance {}), layers {} sent / {} skipped, {} ssh connection(s)",
         f.changed_deploy_s,
         f.changed_deploy_bytes,
         f.changed_layer_bytes,
-        f.changed_vs_layer,
+        f.changed_allowance_bytes,
         f.changed_layers_sent,
         f.changed_layers_skipped,
         f.ssh_connections_changed
