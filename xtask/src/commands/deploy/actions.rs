@@ -34,6 +34,8 @@ pub struct Ctx<'a> {
     pub logs: Option<String>,
     pub pruned: Vec<String>,
     pub steps_run: Vec<String>,
+    /// How long each step of `steps_run` took, in milliseconds (the last one may be cut short).
+    pub step_ms: Vec<u64>,
 }
 
 impl<'a> Ctx<'a> {
@@ -53,6 +55,7 @@ impl<'a> Ctx<'a> {
             logs: None,
             pruned: Vec::new(),
             steps_run: Vec::new(),
+            step_ms: Vec::new(),
         }
     }
 
@@ -101,6 +104,7 @@ impl<'a> Ctx<'a> {
             logs: self.logs.clone(),
             pruned: self.pruned.clone(),
             steps_run: self.steps_run.clone(),
+            step_ms: self.step_ms.clone(),
         }
     }
 

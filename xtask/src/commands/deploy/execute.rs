@@ -51,6 +51,8 @@ pub struct Outcome {
     pub pruned: Vec<String>,
     /// The steps that ran, as the plan prints them: a dry run shows exactly these.
     pub steps_run: Vec<String>,
+    /// Milliseconds each of `steps_run` took: where a deploy's time goes.
+    pub step_ms: Vec<u64>,
 }
 
 /// The image transfer: sends what the server lacks over the given connection.
@@ -128,7 +130,10 @@ fn run_steps(ctx: &mut Ctx<'_>) -> anyhow::Result<Outcome> {
     let plan = ctx.plan;
     for step in &plan.steps {
         ctx.steps_run.push(step.to_string());
-        let Err(err) = actions::run(ctx, &step.action) else { continue };
+        let started = std::time::Instant::now();
+        let result = actions::run(ctx, &step.action);
+        ctx.step_ms.push(started.elapsed().as_millis() as u64);
+        let Err(err) = result else { continue };
         return match step.on_failure {
             OnFailure::Abort | OnFailure::Stop => Err(stop_message(ctx, step.on_failure, err)),
             OnFailure::Discard => {

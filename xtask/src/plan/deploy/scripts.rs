@@ -267,8 +267,11 @@ pub fn gate_slot(dir: &str, slot_project: &str, health_path: &str, app_port: u16
 {slot}d={d}; p={p}
 deadline=$(( $(date +%s) + {timeout_secs} ))
 while :; do
-  web=$(in_slot "$d" "$p" ps -q web 2>/dev/null | head -n1)
-  gate=$(in_slot "$d" "$p" ps -q gate 2>/dev/null | head -n1)
+  # The containers by Compose's labels (v1 and v2 set them alike): `docker ps` answers in
+  # milliseconds where `compose ps` starts Compose each time. Newest first; -a keeps an app
+  # that exited visible, so a crash fails the gate at once.
+  web=$(docker ps -aq --filter "label=com.docker.compose.project=$p" --filter label=com.docker.compose.service=web | head -n1)
+  gate=$(docker ps -q --filter "label=com.docker.compose.project=$p" --filter label=com.docker.compose.service=gate | head -n1)
   if [ -n "$web" ]; then
     set -- $(docker inspect -f '{{{{.State.Status}}}} {{{{.RestartCount}}}} {{{{if .State.Health}}}}{{{{.State.Health.Status}}}}{{{{else}}}}none{{{{end}}}}' "$web" 2>/dev/null)
     case "${{1:-}}" in exited|dead) echo "the app exited (restarts: ${{2:-?}})"; exit {SLOT_CRASHED};; esac
@@ -297,10 +300,9 @@ pub fn set_gate(dir: &str, slot_project: &str, open: bool) -> String {
     let file = format!("/gate{GATE_PATH}");
     let act = if open { format!("mkdir -p /gate && touch {file}") } else { format!("rm -f {file}") };
     format!(
-        "set -eu\n{}g=$(in_slot {} {} ps -q gate | head -n1)\n[ -n \"$g\" ] || {{ echo \"no gate container\" >&2; exit 1; }}\ndocker exec \"$g\" sh -c {}\n",
-        slot_fn(),
-        q(dir),
+        "set -eu\ng=$(docker ps -q --filter label=com.docker.compose.project={} --filter label=com.docker.compose.service=gate | head -n1)\n[ -n \"$g\" ] || {{ echo \"no gate container (slot {})\" >&2; exit 1; }}\ndocker exec \"$g\" sh -c {}\n",
         q(slot_project),
+        q(dir),
         q(&act)
     )
 }
