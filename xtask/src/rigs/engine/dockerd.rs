@@ -183,6 +183,14 @@ impl Dockerd {
             // Only our own, uniquely named bridge; dockerd leaves it behind on exit.
             let _ = process::cmd("ip").args(["link", "del", name]).output();
         }
+        if stopped {
+            // dockerd leaves its namespace handles (exec-root/netns/*) mounted on exit, and a
+            // mounted handle makes the checkout impossible to delete.
+            let netns = self.state_dir.join("exec/netns");
+            for handle in std::fs::read_dir(&netns).into_iter().flatten().flatten() {
+                let _ = process::cmd("umount").arg("-l").arg(handle.path()).output();
+            }
+        }
         stopped
     }
 }
