@@ -53,7 +53,7 @@ fn server(current: &'static str, gate_code: i32, logs: &'static str) -> Recordin
         let Call::Run { script } = call else { return Ok(Output::ok("")) };
         Ok(if script.starts_with("readlink") {
             Output::ok(format!("{current}\n"))
-        } else if script.contains("deadline=$(( $(date +%s) +") && script.contains("ps -q web") {
+        } else if script.contains("deadline=$(( $(date +%s) +") && script.contains("com.docker.compose.service=web") {
             Output { code: Some(gate_code), stdout: b"the answer\n".to_vec(), stderr: Vec::new() }
         } else if script.contains("%{http_code}") {
             Output::ok("200")
@@ -152,10 +152,14 @@ fn a_held_lock_fails_clearly_without_touching_anything() {
 fn a_cut_link_during_the_gate_is_ridden_out_not_read_as_unhealthy() {
     let t = sandbox();
     let f = ServerFacts::parse(LIVE_BLUE);
-    let cuts = AtomicUsize::new(0);
+    let cuts = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = cuts.clone();
     let remote = RecordingRemote::new(move |call| {
         let Call::Run { script } = call else { return Ok(Output::ok("")) };
-        if script.contains("ps -q web") && script.contains("deadline") && cuts.fetch_add(1, Ordering::SeqCst) < 2 {
+        if script.contains("com.docker.compose.service=web")
+            && script.contains("deadline")
+            && cuts.fetch_add(1, Ordering::SeqCst) < 2
+        {
             return Ok(Output { code: Some(255), ..Output::default() });
         }
         Ok(if script.starts_with("readlink") {
@@ -168,6 +172,7 @@ fn a_cut_link_during_the_gate_is_ridden_out_not_read_as_unhealthy() {
     });
     let o = run(&remote, &plan_for(&t, &f)).unwrap();
     assert_eq!(o.result, Result_::Deployed);
+    assert_eq!(seen.load(Ordering::SeqCst), 3, "two cut gate runs, retried, then the healthy one");
 }
 
 #[test]
