@@ -110,15 +110,15 @@ fn a_release_failing_its_gate_never_gets_traffic_and_exits_1_with_masked_logs() 
 
     // The broken image prints JWT_SECRET in its log: the deploy shows that log line masked.
     let load = f.load();
-    let started = std::time::Instant::now();
     let out = f.xtask(&["deploy", "vps", "--image", &bad])?;
-    let elapsed = started.elapsed();
     let r = load.finish();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert_no_failed("a failed deploy", &r);
-    // The crash is seen at once, not after the whole health timeout (20 s here).
-    assert!(elapsed < std::time::Duration::from_secs(60), "took {elapsed:?}: {t}");
+    // The crash fails the gate at once (the gate saw it exit or restart), not by waiting out
+    // the health timeout.
+    assert!(t.contains("the app exited") || t.contains("the app is restarting"), "{t}");
+    assert!(!t.contains("not healthy after"), "{t}");
     assert!(t.contains("never received traffic"), "{t}");
     assert!(t.contains("fatal: cannot start"), "the failing release's log is shown: {t}");
     assert!(t.contains("starting with JWT_SECRET=[masked"), "{t}");
