@@ -407,6 +407,8 @@ fn close_gate(ctx: &mut Ctx<'_>, dir: &str, slot: &str, confirm: Option<&str>, p
 /// Wait for the proxy to follow the gates, then check a request through it answers 200.
 fn settle(ctx: &mut Ctx<'_>, host: &str, path: &str, wait_ms: u64) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(wait_ms));
+    // No wait planned (nothing to switch away from): poll briskly instead.
+    let every = if wait_ms == 0 { 200 } else { 500 };
     let start = Instant::now();
     loop {
         let out =
@@ -419,6 +421,6 @@ fn settle(ctx: &mut Ctx<'_>, host: &str, path: &str, wait_ms: u64) -> anyhow::Re
         if start.elapsed() > Duration::from_secs(15) {
             bail!("a request to https://{host}{path} through the proxy answered {code:?}, not 200");
         }
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(every));
     }
 }

@@ -381,11 +381,11 @@ fn go_live(sw: &Switch<'_>, edge: Vec<Step>, prune: Option<Step>) -> Vec<Step> {
         OnFailure::Reject,
     ));
     let legacy = old.is_some_and(|o| o.slot.is_none());
-    let settle = || {
-        hosts.first().map(|h| {
-            step(Action::Settle { host: h.clone(), path: t.health_path.clone(), wait_ms: 4 * HEALTH_INTERVAL_MS }, d)
-        })
-    };
+    // With an old slot to close, the proxy's health checks must have seen the new gate first;
+    // with none, the first 200 through the proxy is enough.
+    let wait_ms = if old.is_some_and(|o| o.slot.is_some()) { 4 * HEALTH_INTERVAL_MS } else { 0 };
+    let settle =
+        || hosts.first().map(|h| step(Action::Settle { host: h.clone(), path: t.health_path.clone(), wait_ms }, d));
     if t.proxy {
         s.push(step(Action::OpenGate { dir: dir.into(), slot: slot.into() }, d));
         if legacy {

@@ -62,6 +62,9 @@ impl fmt::Display for Action {
                 )
             }
             Action::OpenGate { slot, .. } => write!(f, "open slot {slot}'s gate: the proxy routes to it"),
+            Action::Settle { host, path, wait_ms: 0 } => {
+                write!(f, "check https://{host}{path} through the proxy until it answers 200")
+            }
             Action::Settle { host, path, wait_ms } => {
                 write!(f, "wait {wait_ms} ms for the proxy, then check https://{host}{path} through it")
             }
