@@ -622,3 +622,35 @@ fn an_unreachable_acme_directory_stops_the_deploy_before_any_traffic_moves() -> 
     assert_eq!(f.ssh(&format!("test -d {}/.deploy.lock && echo held || echo free", f.app_dir))?, "free");
     Ok(())
 }
+
+#[test]
+fn a_server_that_lost_the_shared_layers_gets_them_again() -> anyhow::Result<()> {
+    use xtask::effects::docker::{BollardEngine, ImageEngine};
+    let f = Fixture::new("lost", 18117)?;
+    let _lease = f.sandbox.lease()?;
+    let base = image(&f.engine, "lost-base", true, 2)?;
+    let one = deploy_support::derived_image(&f.engine, &base, "lost-one")?;
+    let two = deploy_support::derived_image(&f.engine, &base, "lost-two")?;
+    for tag in [&one, &two, &base] {
+        f.remove_on_server(tag)?;
+    }
+    let out = f.xtask(&["deploy", "vps", "--image", &one])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The server loses the image and with it the padded base layer nothing else holds.
+    f.ssh("for p in tlost-blue tlost-green; do docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; done; true")?;
+    for tag in [&one, &base] {
+        f.remove_on_server(tag)?;
+    }
+    let out = f.xtask(&["deploy", "vps", "--image", &two, "--format", "json"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let j = json(&out)["outcome"].clone();
+    // busybox is still there (other images hold it); every layer above it goes again.
+    let local = BollardEngine::new(f.engine.client()?)?.inspect(&two)?.unwrap();
+    assert_eq!(j["layers_skipped"], 1, "{j}");
+    assert_eq!(j["layers_sent"], local.layers.len() - 1, "{j}");
+    assert!(j["image_bytes"].as_u64().unwrap() > 2_000_000, "the 2 MB random layer went again: {j}");
+    let id = local.id;
+    assert_eq!(f.ssh(&format!("docker image inspect --format '{{{{.Id}}}}' {id}"))?, id);
+    assert!(f.page().contains("variant lost-two"), "page: {}", f.page());
+    Ok(())
+}

@@ -299,8 +299,11 @@ done
 pub fn set_gate(dir: &str, slot_project: &str, open: bool) -> String {
     let file = format!("/gate{GATE_PATH}");
     let act = if open { format!("mkdir -p /gate && touch {file}") } else { format!("rm -f {file}") };
+    // Closing a slot whose containers are gone (removed by hand) has nothing to do; opening
+    // one needs its gate.
+    let missing = if open { "exit 1" } else { "exit 0" };
     format!(
-        "set -eu\ng=$(docker ps -q --filter label=com.docker.compose.project={} --filter label=com.docker.compose.service=gate | head -n1)\n[ -n \"$g\" ] || {{ echo \"no gate container (slot {})\" >&2; exit 1; }}\ndocker exec \"$g\" sh -c {}\n",
+        "set -eu\ng=$(docker ps -q --filter label=com.docker.compose.project={} --filter label=com.docker.compose.service=gate | head -n1)\n[ -n \"$g\" ] || {{ echo \"no gate container (slot {})\" >&2; {missing}; }}\ndocker exec \"$g\" sh -c {}\n",
         q(slot_project),
         q(dir),
         q(&act)
