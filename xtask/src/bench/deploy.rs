@@ -180,11 +180,9 @@ fn url() -> String {
 
 /// Remove the bench's projects, app dir and images from the server.
 fn clean(ssh: &dyn Remote, ids: &[String]) -> anyhow::Result<()> {
-    let projects = format!("{PROJECT} {PROJECT}-blue {PROJECT}-green {PROJECT}-edge");
     ssh.run(&format!(
-        "for p in {projects}; do docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; \
-         docker volume rm $(docker volume ls -q --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; done; \
-         docker network rm {PROJECT}-edge >/dev/null 2>&1; rm -rf {APP_DIR}; docker rmi -f {} >/dev/null 2>&1; true",
+        "{}docker rmi -f {} >/dev/null 2>&1; true",
+        crate::plan::deploy::scripts::remove_target(APP_DIR, PROJECT),
         ids.join(" ")
     ))?
     .check("clean the bench's state on the sandbox")?;

@@ -204,30 +204,7 @@ fn stop(root: &Path) -> anyhow::Result<Status> {
         let targets = crate::project::Project::open(root.to_path_buf()).targets()?;
         let t = targets.get(Some("sandbox"))?;
         let ssh = crate::commands::deploy::connect::ssh(root, t)?;
-        // Every compose project of the target (both slots, the proxy, a pre-proxy one),
-        // their volumes and the edge network, then the app dir.
-        let q = crate::plan::deploy::scripts::q;
-        let projects: Vec<String> = [t.project.clone(), crate::plan::deploy::edge::edge_project(&t.project)]
-            .into_iter()
-            .chain(
-                crate::plan::deploy::edge::SLOTS.iter().map(|s| crate::plan::deploy::edge::slot_project(&t.project, s)),
-            )
-            .map(|p| q(&p))
-            .collect();
-        let script = format!(
-            "for p in {projects}; do
-  ids=$(docker ps -aq --filter label=com.docker.compose.project=$p)
-               [ -z \"$ids\" ] || docker rm -f $ids >/dev/null
-               vols=$(docker volume ls -q --filter label=com.docker.compose.project=$p)
-               [ -z \"$vols\" ] || docker volume rm $vols >/dev/null
-done
-             docker network rm {net} >/dev/null 2>&1 || true
-rm -rf {app}
-",
-            projects = projects.join(" "),
-            net = q(&crate::plan::deploy::edge::network(&t.project)),
-            app = q(&t.app_dir),
-        );
+        let script = crate::plan::deploy::scripts::remove_target(&t.app_dir, &t.project);
         ssh.run_ok(&script, "stop the demo app on the sandbox")?;
         eprintln!("demo: stopped the app and removed {} on the sandbox", t.app_dir);
     }

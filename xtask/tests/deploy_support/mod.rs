@@ -18,6 +18,8 @@ pub struct Fixture {
     pub sandbox: Sandbox,
     pub dir: tempfile::TempDir,
     pub app_dir: String,
+    /// The target's compose project prefix (`t<name>`).
+    pub project: String,
     pub port: u16,
     /// Every secret value of the fixture's env file and secret files.
     pub secrets: Vec<String>,
@@ -139,27 +141,16 @@ impl Fixture {
         anyhow::ensure!(out.status.success(), "secrets gen: {}", String::from_utf8_lossy(&out.stderr));
         let secrets = secret_values(dir.path(), &env_file)?;
         anyhow::ensure!(secrets.len() >= 4, "expected generated secrets, got {}", secrets.len());
-        let f = Fixture { engine, sandbox, dir, app_dir, port, secrets };
-        f.ssh(&format!(
-            "rm -rf {0}; for p in t{name} t{name}-blue t{name}-green t{name}-edge; do \
-             docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; done; \
-             docker network rm t{name}-edge >/dev/null 2>&1; true",
-            f.app_dir
-        ))?;
+        let f = Fixture { engine, sandbox, dir, app_dir, project: format!("t{name}"), port, secrets };
+        f.remove_all_on_server()?;
         Ok(f)
     }
 
     /// Remove everything the fixture's target runs on the server (slots, proxy, volumes, the
     /// edge network, the app dir): for a test holding ports others need after it.
     pub fn remove_all_on_server(&self) -> anyhow::Result<()> {
-        let name = self.app_dir.trim_start_matches("/srv/test-");
-        self.ssh(&format!(
-            "for p in t{name} t{name}-blue t{name}-green t{name}-edge; do \
-             docker rm -f $(docker ps -aq --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; \
-             docker volume rm $(docker volume ls -q --filter label=com.docker.compose.project=$p) >/dev/null 2>&1; done; \
-             docker network rm t{name}-edge >/dev/null 2>&1; rm -rf {}; true",
-            self.app_dir
-        ))?;
+        let script = xtask::plan::deploy::scripts::remove_target(&self.app_dir, &self.project);
+        self.sandbox.ssh().run(&script)?.check("remove the fixture's target on the sandbox")?;
         Ok(())
     }
 

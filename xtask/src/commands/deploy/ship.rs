@@ -80,8 +80,12 @@ fn send(server: &dyn Remote, export: &mut std::fs::File, plan: &LayerPlan) -> an
     export.seek(SeekFrom::Start(0))?;
     let skip = skipped_files(export, plan.skip)?;
     export.seek(SeekFrom::Start(0))?;
-    let mut partial = tempfile::tempfile().context("a temporary file for the partial archive")?;
-    write_partial(export, &skip, &mut partial)?;
+    // Nothing left out: the export itself is the archive.
+    let mut partial = export.try_clone().context("reopen the image export")?;
+    if !skip.is_empty() {
+        partial = tempfile::tempfile().context("a temporary file for the partial archive")?;
+        write_partial(export, &skip, &mut partial)?;
+    }
     let compress = gzip_pays(&mut partial)?;
     partial.seek(SeekFrom::Start(0))?;
     // docker load reads gzip as well as plain tar.

@@ -330,6 +330,32 @@ pub fn discard_slot(dir: &str, slot_project: &str) -> String {
     format!("{}in_slot {} {} down --remove-orphans 2>&1 || true\n", slot_fn(), q(dir), q(slot_project))
 }
 
+/// Remove everything a target runs on the server: the containers and volumes of its compose
+/// projects (both slots, the proxy, an old-layout one), the edge network and the app dir. For
+/// `demo --stop` and the test and bench fixtures; never part of a deploy.
+pub fn remove_target(app_dir: &str, project: &str) -> String {
+    use super::edge;
+    let projects: Vec<String> = [project.to_string(), edge::edge_project(project)]
+        .into_iter()
+        .chain(edge::SLOTS.iter().map(|s| edge::slot_project(project, s)))
+        .map(|p| q(&p))
+        .collect();
+    format!(
+        "for p in {projects}; do
+  ids=$(docker ps -aq --filter label=com.docker.compose.project=$p)
+           [ -z \"$ids\" ] || docker rm -f $ids >/dev/null
+           vols=$(docker volume ls -q --filter label=com.docker.compose.project=$p)
+           [ -z \"$vols\" ] || docker volume rm $vols >/dev/null
+done
+         docker network rm {net} >/dev/null 2>&1 || true
+rm -rf {app}
+",
+        projects = projects.join(" "),
+        net = q(&edge::network(project)),
+        app = q(app_dir),
+    )
+}
+
 /// Stop the app of the old layout (one compose project with a host port) once the proxy
 /// serves: the one bounded interruption of a takeover, when both want the same port.
 pub fn stop_legacy(project: &str) -> String {

@@ -120,8 +120,8 @@ pub fn start(l: &Layout, state: &mut State) -> anyhow::Result<()> {
 
 /// Routes from the host to the VPS engine's container networks, through the VPS.
 pub fn add_routes(state: &mut State) -> anyhow::Result<()> {
+    restore_routes()?;
     for net in CONTAINER_NETS {
-        sh("ip", &["route", "replace", net, "via", VPS_IP])?;
         state.record("route", net)?;
     }
     Ok(())
